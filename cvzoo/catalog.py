@@ -1,0 +1,413 @@
+"""The zoo as data: every torchvision model, its task and its weight sets' metadata.
+
+Derived from torchvision's own API (``list_models``, ``get_model_weights``) and cached on
+disk, keyed by the installed torchvision version, so that metadata questions (``list``,
+``info``, completion, ``--help``) are answered without importing torch. Importing this
+module never imports torch; only :func:`build_catalog` does, when the cache is cold.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import difflib
+import fnmatch
+import json
+import os
+import re
+import tempfile
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from enum import Enum
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from cvzoo.errors import UnknownModel, UsageError
+
+# Bump when the cached layout changes, so that an old cache is rebuilt rather than misread.
+SCHEMA = 1
+
+
+class Task(str, Enum):
+    """What a model does; one per torchvision models sub-package."""
+
+    classification = "classification"
+    quantized = "quantized"
+    detection = "detection"
+    segmentation = "segmentation"
+    video = "video"
+    optical_flow = "optical_flow"
+
+
+# torchvision sub-package of each task; classification is the top level.
+TASK_MODULES = {
+    Task.classification: "torchvision.models",
+    Task.quantized: "torchvision.models.quantization",
+    Task.detection: "torchvision.models.detection",
+    Task.segmentation: "torchvision.models.segmentation",
+    Task.video: "torchvision.models.video",
+    Task.optical_flow: "torchvision.models.optical_flow",
+}
+
+
+@dataclass(frozen=True)
+class WeightSet:
+    """One pretrained weight set, as torchvision publishes it."""
+
+    name: str  # the enum member, e.g. "IMAGENET1K_V2"
+    enum: str  # the enum class, e.g. "ResNet50_Weights"
+    is_default: bool  # whether ``<enum>.DEFAULT`` points at this set
+    params: int  # meta["num_params"]
+    gmacs: float  # meta["_ops"]: multiply-accumulates in G, although torchvision's docs say GFLOPS
+    metrics: dict[str, dict[str, float]]  # dataset -> metric -> value, e.g. {"ImageNet-1K": {"acc@1": ..}}
+    file_size_mib: float  # meta["_file_size"]
+    input_size: list[int] | None  # [H, W] the transforms produce; None where the model sizes its own input
+    min_size: list[int]  # the smallest [H, W] the model accepts
+    min_frames: int | None  # the shortest clip a video model accepts
+    num_categories: int | None  # length of meta["categories"]
+    recipe: str  # where the training recipe is described
+    license: str | None  # only some sets name one
+    url: str  # where the state dict is downloaded from
+    transforms: dict[str, Any]  # the preprocessing: class, resize, crop, interpolation, mean, std
+    backend: str | None = None  # quantized sets: "fbgemm" or "qnnpack"
+    unquantized: str | None = None  # quantized sets: the float twin, e.g. "ResNet50_Weights.IMAGENET1K_V2"
+    docs: str = ""  # torchvision's own words on the set
+
+    @property
+    def qualname(self) -> str:
+        return f"{self.enum}.{self.name}"
+
+    @property
+    def acc1(self) -> float | None:
+        return self._first_metric("acc@1")
+
+    @property
+    def acc5(self) -> float | None:
+        return self._first_metric("acc@5")
+
+    def _first_metric(self, key: str) -> float | None:
+        for values in self.metrics.values():
+            if key in values:
+                return values[key]
+        return None
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    """A model of the zoo and all of its weight sets."""
+
+    name: str
+    task: Task
+    weights: tuple[WeightSet, ...]
+
+    @property
+    def default(self) -> WeightSet:
+        return next(w for w in self.weights if w.is_default)
+
+    def weight_set(self, name: str) -> WeightSet | None:
+        """The set called ``name`` (case-insensitive, ``DEFAULT`` allowed), or None."""
+        if name.upper() == "DEFAULT":
+            return self.default
+        wanted = name.split(".")[-1].upper()
+        return next((w for w in self.weights if w.name.upper() == wanted), None)
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """Every model in the installed torchvision, by name."""
+
+    torchvision_version: str
+    models: dict[str, ModelEntry] = field(default_factory=dict)
+
+    def names(self) -> list[str]:
+        return sorted(self.models, key=natural_key)
+
+    def get(self, name: str) -> ModelEntry:
+        """The model called ``name``, case-insensitively.
+
+        Raises:
+            UnknownModel: with the closest known names as suggestions.
+        """
+        entry = self.models.get(name.lower())
+        if entry is None:
+            raise UnknownModel(name, difflib.get_close_matches(name.lower(), self.names(), n=3, cutoff=0.6))
+        return entry
+
+    def select(self, patterns: Iterable[str] = (), task: Task | None = None) -> list[ModelEntry]:
+        """Models matching any of ``patterns`` (globs or substrings, case-insensitive), in natural order."""
+        patterns = [p.lower() for p in patterns]
+        chosen = []
+        for name in self.names():
+            entry = self.models[name]
+            if task is not None and entry.task != task:
+                continue
+            if patterns and not any(_matches(name, p) for p in patterns):
+                continue
+            chosen.append(entry)
+        return chosen
+
+
+def _matches(name: str, pattern: str) -> bool:
+    if any(c in pattern for c in "*?["):
+        return fnmatch.fnmatchcase(name, pattern)
+    return pattern in name
+
+
+def natural_key(name: str) -> list[Any]:
+    """Sort key that orders digits by value: resnet18 before resnet101."""
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name)]
+
+
+class SortKey(str, Enum):
+    """The orders ``cvzoo list --sort`` offers."""
+
+    name = "name"
+    params = "params"
+    gmacs = "gmacs"
+    acc1 = "acc1"
+    acc5 = "acc5"
+    size = "size"
+
+
+def sort_value(key: SortKey, entry: ModelEntry, weights: WeightSet) -> Any:
+    """The value a row is ordered by; None for a metric the set does not have."""
+    return {
+        SortKey.name: natural_key(entry.name),
+        SortKey.params: weights.params,
+        SortKey.gmacs: weights.gmacs,
+        SortKey.acc1: weights.acc1,
+        SortKey.acc5: weights.acc5,
+        SortKey.size: weights.file_size_mib,
+    }[key]
+
+
+@dataclass(frozen=True)
+class ZooRow:
+    """One row of ``cvzoo list``: a model with one of its weight sets."""
+
+    name: str
+    task: str
+    weights: str
+    default: bool
+    params: int
+    gmacs: float
+    acc1: float | None
+    acc5: float | None
+    metrics: dict[str, dict[str, float]]
+    file_size_mib: float
+    input_size: list[int] | None
+    num_categories: int | None
+
+
+def list_rows(
+    catalog: Catalog,
+    patterns: Iterable[str] = (),
+    task: Task | None = None,
+    sort: SortKey = SortKey.name,
+    descending: bool = False,
+    all_weights: bool = False,
+    limit: int | None = None,
+) -> list[ZooRow]:
+    """The rows of ``cvzoo list``: filtered, ordered, and cut to ``limit``.
+
+    Rows without the sorted-by metric (a detection model sorted by acc1) go last either way.
+    """
+    if limit is not None and limit < 0:
+        raise UsageError(f"--limit must be 0 or more, not {limit}")
+    pairs = [
+        (entry, w)
+        for entry in catalog.select(patterns, task)
+        for w in (entry.weights if all_weights else (entry.default,))
+    ]
+    present = [p for p in pairs if sort_value(sort, *p) is not None]
+    missing = [p for p in pairs if sort_value(sort, *p) is None]
+    present.sort(key=lambda p: sort_value(sort, *p), reverse=descending)
+    rows = [_row(entry, w) for entry, w in present + missing]
+    return rows if limit is None else rows[:limit]
+
+
+def _row(entry: ModelEntry, w: WeightSet) -> ZooRow:
+    return ZooRow(
+        name=entry.name,
+        task=entry.task.value,
+        weights=w.name,
+        default=w.is_default,
+        params=w.params,
+        gmacs=w.gmacs,
+        acc1=w.acc1,
+        acc5=w.acc5,
+        metrics=w.metrics,
+        file_size_mib=w.file_size_mib,
+        input_size=w.input_size,
+        num_categories=w.num_categories,
+    )
+
+
+# --- the on-disk cache -------------------------------------------------------------------------
+
+
+def torchvision_version() -> str:
+    """The installed torchvision's version, read from its metadata without importing it."""
+    return metadata.version("torchvision")
+
+
+def cache_dir() -> Path:
+    """Where cvzoo keeps its cache: ``$CVZOO_CACHE_DIR``, else ``$XDG_CACHE_HOME/cvzoo``."""
+    if os.environ.get("CVZOO_CACHE_DIR"):
+        return Path(os.environ["CVZOO_CACHE_DIR"])
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "cvzoo"
+
+
+def cache_path(version: str | None = None) -> Path:
+    return cache_dir() / f"catalog-torchvision-{version or torchvision_version()}.json"
+
+
+def load_catalog(on_build: Callable[[], contextlib.AbstractContextManager[Any]] | None = None) -> Catalog:
+    """The catalogue from the cache, rebuilding it when missing, stale or unreadable.
+
+    Args:
+        on_build: a context manager factory entered around a rebuild, e.g. a spinner.
+    """
+    version = torchvision_version()
+    path = cache_path(version)
+    cached = _read_cache(path, version)
+    if cached is not None:
+        return cached
+    with on_build() if on_build else contextlib.nullcontext():
+        catalog = build_catalog()
+    _write_atomically(path, _dumps(catalog))
+    return catalog
+
+
+def _read_cache(path: Path, version: str) -> Catalog | None:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if data.get("schema") != SCHEMA or data.get("torchvision") != version:
+            return None
+        return _catalog_from_json(data)
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None  # missing or corrupt: rebuilt by the caller
+
+
+def _dumps(catalog: Catalog) -> str:
+    return json.dumps(
+        {
+            "schema": SCHEMA,
+            "torchvision": catalog.torchvision_version,
+            "models": [
+                {"name": e.name, "task": e.task.value, "weights": [dataclasses.asdict(w) for w in e.weights]}
+                for e in catalog.models.values()
+            ],
+        }
+    )
+
+
+def _catalog_from_json(data: dict[str, Any]) -> Catalog:
+    models = {}
+    for m in data["models"]:
+        weights = tuple(WeightSet(**w) for w in m["weights"])
+        if sum(w.is_default for w in weights) != 1:
+            raise ValueError(f"{m['name']}: expected exactly one DEFAULT weight set")
+        models[m["name"]] = ModelEntry(name=m["name"], task=Task(m["task"]), weights=weights)
+    return Catalog(torchvision_version=data["torchvision"], models=models)
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` so that readers see the old file or the new one, never a part."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                f.write(text)
+            os.replace(tmp, path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
+    except OSError:
+        pass  # a read-only cache directory costs speed, not correctness
+
+
+# --- building from torchvision -----------------------------------------------------------------
+
+
+def build_catalog() -> Catalog:
+    """Read every model and weight set from the installed torchvision (imports torch)."""
+    import importlib
+
+    import torchvision
+    from torchvision.models import get_model_weights, list_models
+
+    models: dict[str, ModelEntry] = {}
+    for task, module_name in TASK_MODULES.items():
+        module = importlib.import_module(module_name)
+        for name in list_models(module=module):
+            if name in models:
+                continue
+            enum = get_model_weights(name)
+            default = enum.DEFAULT
+            weights = tuple(_weight_set(w, w == default) for w in enum)
+            models[name] = ModelEntry(name=name, task=task, weights=weights)
+    return Catalog(torchvision_version=torchvision.__version__.split("+")[0], models=models)
+
+
+def _weight_set(w: Any, is_default: bool) -> WeightSet:
+    meta = w.meta
+    transforms = _describe_transforms(w.transforms)
+    unquantized = meta.get("unquantized")
+    return WeightSet(
+        name=w.name,
+        enum=type(w).__name__,
+        is_default=is_default,
+        params=int(meta["num_params"]),
+        gmacs=float(meta["_ops"]),
+        metrics={ds: dict(values) for ds, values in meta.get("_metrics", {}).items()},
+        file_size_mib=float(meta["_file_size"]),
+        input_size=_input_size(transforms, meta),
+        min_size=list(meta.get("min_size", (1, 1))),
+        min_frames=meta.get("min_temporal_size"),
+        num_categories=len(meta["categories"]) if meta.get("categories") else None,
+        recipe=meta.get("recipe", ""),
+        license=meta.get("license"),
+        url=w.url,
+        transforms=transforms,
+        backend=meta.get("backend"),
+        unquantized=f"{type(unquantized).__name__}.{unquantized.name}" if unquantized else None,
+        docs=" ".join(meta.get("_docs", "").split()),
+    )
+
+
+def _describe_transforms(factory: Any) -> dict[str, Any]:
+    """The preset's settings as plain data: class name, sizes, interpolation, mean and std."""
+    preset = factory()
+    described: dict[str, Any] = {"class": type(preset).__name__}
+    for key in ("resize_size", "crop_size", "mean", "std", "interpolation", "antialias"):
+        value = getattr(preset, key, None)
+        if value is None:
+            continue
+        if isinstance(value, Enum):
+            value = value.value
+        described[key] = list(value) if isinstance(value, (list, tuple)) else value
+    return described
+
+
+def _input_size(transforms: dict[str, Any], meta: dict[str, Any]) -> list[int] | None:
+    """The [H, W] a model sees: the crop, else the resize, else a real minimum size.
+
+    Detection models resize internally and publish min_size (1, 1); they get None.
+    """
+    for key in ("crop_size", "resize_size"):
+        size = transforms.get(key)
+        if size:
+            return list(size) * 2 if len(size) == 1 else list(size)
+    min_size = list(meta.get("min_size", (1, 1)))
+    return min_size if min_size != [1, 1] else None
+
+
+def iter_weight_sets(catalog: Catalog) -> Iterator[tuple[ModelEntry, WeightSet]]:
+    for entry in catalog.models.values():
+        for w in entry.weights:
+            yield entry, w

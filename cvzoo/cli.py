@@ -1,0 +1,130 @@
+"""The command line: parse options, call the core, hand the result to the renderer.
+
+Data goes to stdout, everything else (progress, errors) to stderr. A CvzooError becomes
+one line on stderr and its exit code (1 failure, 2 usage); ``--debug`` shows the traceback.
+Torch is imported only by the commands that build a model, never for ``list`` or ``--help``.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from typer.core import TyperGroup
+
+from cvzoo import __version__, catalog, render
+from cvzoo.catalog import SortKey, Task
+from cvzoo.errors import CvzooError
+from cvzoo.render import OutputFormat
+
+
+class _State:
+    debug = False
+
+
+state = _State()
+out = Console(soft_wrap=False)
+err = Console(stderr=True)
+
+
+class _Group(TyperGroup):
+    """Turns cvzoo's own errors into one line and an exit code, at the boundary."""
+
+    def invoke(self, ctx: typer.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except CvzooError as exc:
+            if state.debug:
+                raise
+            err.print(f"[bold red]error:[/] {exc}", highlight=False, markup=True, soft_wrap=True)
+            raise typer.Exit(exc.exit_code) from None
+
+
+app = typer.Typer(
+    cls=_Group,
+    name="cvzoo",
+    help="Look inside computer-vision models and try them: the torchvision zoo, one command away.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"cvzoo {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit.")
+    ] = False,
+    debug: Annotated[bool, typer.Option("--debug", help="Show full tracebacks for errors.")] = False,
+) -> None:
+    state.debug = debug or bool(os.environ.get("CVZOO_DEBUG"))
+
+
+# --- completion (reads only the cache: no torch) ----------------------------------------------
+
+
+def complete_model(incomplete: str) -> list[str]:
+    cached = catalog._read_cache(catalog.cache_path(), catalog.torchvision_version())
+    if cached is None:
+        return []
+    return [n for n in cached.names() if n.startswith(incomplete.lower())]
+
+
+def _load_catalog() -> catalog.Catalog:
+    return catalog.load_catalog(
+        on_build=lambda: err.status("Indexing torchvision's zoo (once per torchvision version)...")
+    )
+
+
+# --- commands ----------------------------------------------------------------------------------
+
+
+@app.command("list")
+def list_(
+    patterns: Annotated[
+        list[str] | None,
+        typer.Argument(help="Globs or substrings to match model names (resnet*, vit).", show_default=False),
+    ] = None,
+    task: Annotated[Task | None, typer.Option("--task", "-t", help="Only models of this task.")] = None,
+    sort: Annotated[SortKey, typer.Option("--sort", "-s", help="Order rows by this column.")] = SortKey.name,
+    desc: Annotated[bool, typer.Option("--desc", help="Largest first.")] = False,
+    all_weights: Annotated[
+        bool, typer.Option("--all-weights", "-a", help="A row per weight set, not just DEFAULT.")
+    ] = False,
+    limit: Annotated[int | None, typer.Option("--limit", "-n", help="Show at most N rows.", min=0)] = None,
+    fmt: Annotated[OutputFormat, typer.Option("--format", "-f", help="Output format.")] = OutputFormat.table,
+) -> None:
+    """The zoo with its published size, cost and accuracy."""
+    rows = catalog.list_rows(_load_catalog(), patterns or (), task, sort, desc, all_weights, limit)
+    if fmt is OutputFormat.table:
+        out.print(render.zoo_table(rows, all_weights, width=out.width))
+    elif fmt is OutputFormat.markdown:
+        _write(render.zoo_markdown(rows, all_weights))
+    elif fmt is OutputFormat.json:
+        _write(render.to_json(rows))
+    else:
+        _write(render.to_csv(rows))
+
+
+def _write(text: str) -> None:
+    sys.stdout.write(text)
+    sys.stdout.flush()
+
+
+def main() -> None:
+    """The ``cvzoo`` console script."""
+    try:
+        app(prog_name="cvzoo")
+    except BrokenPipeError:  # `cvzoo list | head`: the reader has gone, which is no error
+        sys.stderr.close()
+        os._exit(0)

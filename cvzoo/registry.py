@@ -1,0 +1,245 @@
+"""The one place that builds a model: by name, with which weights, on which device.
+
+A model is built exactly as torchvision's builder would build it for the chosen weights
+(their number of classes, image size, aux heads...), but on the meta device and without
+fetching the weights file, so that any model, even one of 600M parameters, is built in a
+fraction of a second with no download and no memory for its parameters.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+from collections.abc import Iterator
+from dataclasses import dataclass
+from enum import Enum
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from cvzoo.catalog import Catalog, ModelEntry, Task, WeightSet, load_catalog
+from cvzoo.errors import BuildError, UnknownWeights, UsageError
+
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
+
+CHECKPOINT_SUFFIXES = (".pth", ".pt", ".bin", ".ckpt", ".safetensors")
+
+
+class WeightsKind(str, Enum):
+    """Where a model's parameters come from."""
+
+    pretrained = "pretrained"  # a torchvision weight set (DEFAULT or named)
+    random = "random"  # ``none``: the builder's own initialisation
+    checkpoint = "checkpoint"  # a local file
+
+
+@dataclass(frozen=True)
+class WeightsChoice:
+    """What ``--weights`` resolved to for one model."""
+
+    kind: WeightsKind
+    weight_set: WeightSet | None = None  # the torchvision set; for ``checkpoint``, the architecture's
+    path: Path | None = None  # the checkpoint, for ``checkpoint``
+
+    @property
+    def label(self) -> str:
+        if self.kind is WeightsKind.random:
+            return "none"
+        if self.kind is WeightsKind.checkpoint:
+            return str(self.path)
+        assert self.weight_set is not None
+        return self.weight_set.name
+
+
+@dataclass
+class BuiltModel:
+    """A model built by the registry, with what it was built from."""
+
+    model: nn.Module
+    entry: ModelEntry
+    weights: WeightsChoice
+    device: torch.device
+
+    @property
+    def weight_set(self) -> WeightSet:
+        """The weight set whose architecture and preprocessing apply (DEFAULT for ``none``)."""
+        return self.weights.weight_set or self.entry.default
+
+
+def resolve_model(name: str, catalog: Catalog | None = None) -> ModelEntry:
+    """The catalogue entry for ``name``; raises UnknownModel with suggestions."""
+    return (catalog or load_catalog()).get(name)
+
+
+def resolve_weights(entry: ModelEntry, spec: str | None = "DEFAULT") -> WeightsChoice:
+    """Interpret ``--weights``: ``DEFAULT``, a set's name, ``none``, or a checkpoint path."""
+    spec = (spec or "DEFAULT").strip()
+    if spec.lower() == "none":
+        return WeightsChoice(WeightsKind.random)
+    found = entry.weight_set(spec)
+    if found is not None:
+        return WeightsChoice(WeightsKind.pretrained, weight_set=found)
+    path = Path(spec).expanduser()
+    if path.suffix in CHECKPOINT_SUFFIXES or "/" in spec or path.exists():
+        if not path.is_file():
+            raise UsageError(
+                f"checkpoint '{spec}' does not exist; give a state-dict file or a weight set's name"
+            )
+        return WeightsChoice(WeightsKind.checkpoint, weight_set=entry.default, path=path)
+    raise UnknownWeights(entry.name, spec, [w.name for w in entry.weights])
+
+
+def detect_device(override: str | None = None) -> torch.device:
+    """The device to run on: ``override`` if given, else cuda, then mps, then cpu."""
+    import torch
+
+    if override:
+        try:
+            device = torch.device(override)
+        except RuntimeError:
+            raise UsageError(f"unknown device '{override}'; use cpu, cuda, cuda:N or mps") from None
+        if device.type == "cuda" and not torch.cuda.is_available():
+            raise UsageError(f"device '{override}' asked for, but no CUDA GPU is available; use --device cpu")
+        if device.type == "mps" and not torch.backends.mps.is_available():
+            raise UsageError(f"device '{override}' asked for, but MPS is not available; use --device cpu")
+        return device
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def build(
+    name: str,
+    weights: str | None = "DEFAULT",
+    catalog: Catalog | None = None,
+) -> BuiltModel:
+    """Build ``name`` on the meta device with the architecture ``weights`` implies.
+
+    Nothing is downloaded and no parameter memory is allocated; the returned model's
+    tensors are on ``meta``. Loading real weights is the caller's next step.
+
+    Raises:
+        UnknownModel, UnknownWeights: for names that don't exist.
+        BuildError: when torchvision's builder fails.
+    """
+    import torch
+
+    entry = resolve_model(name, catalog)
+    choice = resolve_weights(entry, weights)
+    weight_set = choice.weight_set if choice.kind is not WeightsKind.random else None
+    model = build_on_meta(entry, weight_set)
+    return BuiltModel(model=model, entry=entry, weights=choice, device=torch.device("meta"))
+
+
+def build_on_meta(entry: ModelEntry, weight_set: WeightSet | None) -> nn.Module:
+    """Torchvision's builder for ``entry``, run on meta with ``weight_set``'s configuration."""
+    from torchvision.models import get_model_builder, get_model_weights
+
+    builder = get_model_builder(entry.name)
+    kwargs: dict[str, Any] = {}
+    accepted = inspect.signature(builder).parameters
+    if weight_set is not None:
+        kwargs["weights"] = get_model_weights(entry.name)[weight_set.name]
+        if "quantize" in accepted:
+            # Eager quantization needs a calibration pass on real tensors, so quantized models are
+            # built in their float form: the same layers, parameters and MACs (torchvision publishes
+            # the float twin's figures), configured by the float twin's weight set.
+            kwargs["weights"] = kwargs["weights"].meta["unquantized"]
+    else:
+        kwargs["weights"] = None
+        if "weights_backbone" in accepted:
+            kwargs["weights_backbone"] = None  # else the builder downloads ImageNet backbone weights
+    if "quantize" in accepted:
+        kwargs["quantize"] = False
+    errors = []
+    for strategy in (_meta_device_context, _meta_on_register):
+        try:
+            with _skip_weight_loading(), strategy():
+                model = builder(**kwargs)
+            return model.eval()
+        except Exception as exc:  # the next strategy may succeed where this one could not
+            errors.append(exc)
+    raise BuildError(f"could not build '{entry.name}' on the meta device: {errors[-1]}") from errors[-1]
+
+
+class _SkippedStateDict(dict):
+    """Stands in for a weights file: the builder passes it on, ``load_state_dict`` ignores it."""
+
+
+@contextlib.contextmanager
+def _skip_weight_loading() -> Iterator[None]:
+    """Let builders configure themselves from a weight set without fetching or loading its file."""
+    from torch import nn
+    from torchvision.models._api import WeightsEnum
+
+    original_get = WeightsEnum.get_state_dict
+    original_load = nn.Module.load_state_dict
+
+    def get_state_dict(self: Any, *args: Any, **kwargs: Any) -> dict:
+        return _SkippedStateDict()
+
+    def load_state_dict(self: nn.Module, state_dict: Any, *args: Any, **kwargs: Any) -> Any:
+        if isinstance(state_dict, _SkippedStateDict):
+            return nn.modules.module._IncompatibleKeys([], [])
+        return original_load(self, state_dict, *args, **kwargs)
+
+    WeightsEnum.get_state_dict = get_state_dict
+    nn.Module.load_state_dict = load_state_dict
+    try:
+        yield
+    finally:
+        WeightsEnum.get_state_dict = original_get
+        nn.Module.load_state_dict = original_load
+
+
+@contextlib.contextmanager
+def _meta_device_context() -> Iterator[None]:
+    """Every tensor created while building is on meta: the fastest way, for most models."""
+    import torch
+
+    with torch.device("meta"):
+        yield
+
+
+@contextlib.contextmanager
+def _meta_on_register() -> Iterator[None]:
+    """Move each parameter and buffer to meta as a module registers it.
+
+    For builders that compute their layout from tensors (regnet calls ``.tolist()``), which
+    the meta device context cannot run. Each tensor exists on the CPU only until registered.
+    """
+    import torch
+    from torch import nn
+
+    original_param = nn.Module.register_parameter
+    original_buffer = nn.Module.register_buffer
+
+    def register_parameter(self: nn.Module, name: str, param: Any) -> None:
+        if param is not None and param.device.type != "meta":
+            param = nn.Parameter(param.to("meta"), requires_grad=param.requires_grad)
+        original_param(self, name, param)
+
+    def register_buffer(self: nn.Module, name: str, tensor: Any, persistent: bool = True) -> None:
+        if isinstance(tensor, torch.Tensor):
+            tensor = tensor.to("meta")
+        original_buffer(self, name, tensor, persistent)
+
+    nn.Module.register_parameter = register_parameter
+    nn.Module.register_buffer = register_buffer
+    try:
+        yield
+    finally:
+        nn.Module.register_parameter = original_param
+        nn.Module.register_buffer = original_buffer
+
+
+def count_params(model: nn.Module) -> int:
+    """Parameters of ``model``, each shared (tied) tensor counted once."""
+    return sum(p.numel() for p in model.parameters())
+
+
+def is_classifier(entry: ModelEntry) -> bool:
+    return entry.task in (Task.classification, Task.quantized)
