@@ -23,7 +23,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from cvzoo.errors import UnknownModel, UsageError
+from cvzoo.errors import CvzooError, UnknownModel, UsageError
 
 # Bump when the cached layout changes, so that an old cache is rebuilt rather than misread.
 SCHEMA = 1
@@ -60,7 +60,9 @@ class WeightSet:
     is_default: bool  # whether ``<enum>.DEFAULT`` points at this set
     params: int  # meta["num_params"]
     gmacs: float  # meta["_ops"]: multiply-accumulates in G, although torchvision's docs say GFLOPS
-    metrics: dict[str, dict[str, float]]  # dataset -> metric -> value, e.g. {"ImageNet-1K": {"acc@1": ..}}
+    metrics: dict[
+        str, dict[str, float | None]
+    ]  # dataset -> metric -> value, e.g. {"ImageNet-1K": {"acc@1": ..}}
     file_size_mib: float  # meta["_file_size"]
     input_size: list[int] | None  # [H, W] the transforms produce; None where the model sizes its own input
     min_size: list[int]  # the smallest [H, W] the model accepts
@@ -88,7 +90,7 @@ class WeightSet:
 
     def _first_metric(self, key: str) -> float | None:
         for values in self.metrics.values():
-            if key in values:
+            if values.get(key) is not None:
                 return values[key]
         return None
 
@@ -215,16 +217,29 @@ def list_rows(
     """
     if limit is not None and limit < 0:
         raise UsageError(f"--limit must be 0 or more, not {limit}")
-    pairs = [
-        (entry, w)
-        for entry in catalog.select(patterns, task)
-        for w in (entry.weights if all_weights else (entry.default,))
-    ]
+    patterns = list(patterns)
+    entries = catalog.select(patterns, task)
+    if patterns and not entries:
+        raise NoMatch(patterns, task, catalog)
+    pairs = [(entry, w) for entry in entries for w in (entry.weights if all_weights else (entry.default,))]
     present = [p for p in pairs if sort_value(sort, *p) is not None]
     missing = [p for p in pairs if sort_value(sort, *p) is None]
     present.sort(key=lambda p: sort_value(sort, *p), reverse=descending)
     rows = [_row(entry, w) for entry, w in present + missing]
     return rows if limit is None else rows[:limit]
+
+
+class NoMatch(CvzooError):
+    """Patterns that match no model: exit 1, like grep, with the nearest names."""
+
+    def __init__(self, patterns: list[str], task: Task | None, catalog: Catalog):
+        names = catalog.names()
+        near = sorted(
+            {m for p in patterns for m in difflib.get_close_matches(p.lower(), names, n=3, cutoff=0.6)}
+        )
+        where = f" among {task.value} models" if task else ""
+        hint = f"; did you mean {', '.join(near)}?" if near else "; 'cvzoo list' shows them all"
+        super().__init__(f"no model matches {' '.join(repr(p) for p in patterns)}{where}{hint}")
 
 
 def _row(entry: ModelEntry, w: WeightSet) -> ZooRow:
@@ -262,6 +277,12 @@ def cache_dir() -> Path:
 
 def cache_path(version: str | None = None) -> Path:
     return cache_dir() / f"catalog-torchvision-{version or torchvision_version()}.json"
+
+
+def cached_catalog() -> Catalog | None:
+    """The catalogue if the cache holds a good one for the installed torchvision, else None."""
+    version = torchvision_version()
+    return _read_cache(cache_path(version), version)
 
 
 def load_catalog(on_build: Callable[[], contextlib.AbstractContextManager[Any]] | None = None) -> Catalog:
@@ -364,7 +385,7 @@ def _weight_set(w: Any, is_default: bool) -> WeightSet:
         is_default=is_default,
         params=int(meta["num_params"]),
         gmacs=float(meta["_ops"]),
-        metrics={ds: dict(values) for ds, values in meta.get("_metrics", {}).items()},
+        metrics={ds: _finite(values) for ds, values in meta.get("_metrics", {}).items()},
         file_size_mib=float(meta["_file_size"]),
         input_size=_input_size(transforms, meta),
         min_size=list(meta.get("min_size", (1, 1))),
@@ -378,6 +399,11 @@ def _weight_set(w: Any, is_default: bool) -> WeightSet:
         unquantized=f"{type(unquantized).__name__}.{unquantized.name}" if unquantized else None,
         docs=" ".join(meta.get("_docs", "").split()),
     )
+
+
+def _finite(values: dict[str, float]) -> dict[str, float | None]:
+    """Metrics with NaN (vgg16's feature-only set publishes NaN accuracy) as None: JSON has no NaN."""
+    return {k: (None if v != v else v) for k, v in values.items()}
 
 
 def _describe_transforms(factory: Any) -> dict[str, Any]:

@@ -74,7 +74,7 @@ def _main(
 
 
 def complete_model(incomplete: str) -> list[str]:
-    cached = catalog._read_cache(catalog.cache_path(), catalog.torchvision_version())
+    cached = catalog.cached_catalog()
     if cached is None:
         return []
     return [n for n in cached.names() if n.startswith(incomplete.lower())]

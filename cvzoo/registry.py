@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import inspect
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from enum import Enum
@@ -157,7 +158,9 @@ def build_on_meta(entry: ModelEntry, weight_set: WeightSet | None) -> nn.Module:
     errors = []
     for strategy in (_meta_device_context, _meta_on_register):
         try:
-            with _skip_weight_loading(), strategy():
+            with _skip_weight_loading(), strategy(), warnings.catch_warnings():
+                # torchvision's notices about its own init defaults are not the user's concern
+                warnings.simplefilter("ignore", (FutureWarning, UserWarning))
                 model = builder(**kwargs)
             return model.eval()
         except Exception as exc:  # the next strategy may succeed where this one could not

@@ -67,10 +67,12 @@ def human_size(size: Sequence[int] | None) -> str:
     return "x".join(str(s) for s in size)
 
 
-def metric_text(metrics: dict[str, dict[str, float]], skip: tuple[str, ...] = ("acc@1", "acc@5")) -> str:
+def metric_text(
+    metrics: dict[str, dict[str, float | None]], skip: tuple[str, ...] = ("acc@1", "acc@5")
+) -> str:
     """The first dataset's metrics not shown in their own columns, e.g. 'box_map 37.0'."""
     first = next(iter(metrics.values()), {})
-    return ", ".join(f"{key} {value}" for key, value in first.items() if key not in skip) or "-"
+    return ", ".join(f"{k} {v}" for k, v in first.items() if k not in skip and v is not None) or "-"
 
 
 # --- tables of records -------------------------------------------------------------------------
@@ -146,8 +148,9 @@ def fit_columns(rows: Sequence[Any], columns: Sequence[Column], width: int | Non
 
 def records_table(rows: Sequence[Any], columns: Sequence[Column]) -> Table:
     table = Table(box=None, pad_edge=False, padding=(0, 2, 0, 0), header_style="bold", caption_justify="left")
-    for col in columns:
-        table.add_column(col.header, justify=col.justify, no_wrap=True)
+    for i, col in enumerate(columns):
+        # Only the first column (a name) may fold onto a second line; numbers are never cut.
+        table.add_column(col.header, justify=col.justify, no_wrap=i > 0, overflow="fold")
     for row in rows:
         table.add_row(*(Text(col.cell(row)) for col in columns))
     return table

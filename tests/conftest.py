@@ -1,0 +1,70 @@
+"""Shared fixtures: an isolated cache and TORCH_HOME, no network, a fixed terminal."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+
+from cvzoo import catalog as catalog_mod
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--update-golden", action="store_true", help="Rewrite tests/golden/* from the output.")
+
+
+@pytest.fixture(scope="session")
+def session_cache(tmp_path_factory: pytest.TempPathFactory):
+    return tmp_path_factory.mktemp("cvzoo-cache")
+
+
+@pytest.fixture(autouse=True)
+def _isolated(monkeypatch: pytest.MonkeyPatch, session_cache, tmp_path_factory) -> None:
+    """Every test: its own TORCH_HOME, a shared cvzoo cache, a 100-column plain terminal, no network."""
+    monkeypatch.setenv("CVZOO_CACHE_DIR", str(session_cache))
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path_factory.mktemp("torch-home")))
+    monkeypatch.setenv("COLUMNS", "100")
+    monkeypatch.setenv("NO_COLOR", "1")
+    monkeypatch.delenv("FORCE_COLOR", raising=False)
+    monkeypatch.delenv("CVZOO_DEBUG", raising=False)
+
+    real_connect = socket.socket.connect
+
+    def loopback_only(self: socket.socket, address):  # tests never reach beyond this machine
+        host = address[0] if isinstance(address, tuple) else address
+        if isinstance(host, str) and not host.startswith(("127.", "localhost", "::1", "/")):
+            raise OSError(f"test tried to reach {address}: tests run offline")
+        return real_connect(self, address)
+
+    monkeypatch.setattr(socket.socket, "connect", loopback_only)
+
+
+@pytest.fixture(scope="session")
+def zoo(session_cache) -> catalog_mod.Catalog:
+    """The catalogue, built from torchvision once per test session."""
+    return catalog_mod.build_catalog()
+
+
+@pytest.fixture
+def warm_cache(zoo, session_cache) -> catalog_mod.Catalog:
+    """Make sure the cache holds the catalogue, as after a user's first command."""
+    path = catalog_mod.cache_path()
+    if catalog_mod.cached_catalog() is None:
+        catalog_mod._write_atomically(path, catalog_mod._dumps(zoo))
+    return zoo
+
+
+@pytest.fixture
+def golden(request: pytest.FixtureRequest):
+    """Compare text with tests/golden/<name>, or rewrite it with --update-golden."""
+    from pathlib import Path
+
+    def check(name: str, text: str) -> None:
+        path = Path(__file__).parent / "golden" / name
+        if request.config.getoption("--update-golden") or not path.exists():
+            path.write_text(text, encoding="utf-8")
+            if not request.config.getoption("--update-golden"):
+                pytest.fail(f"golden file {name} was missing and has been written; check it and rerun")
+        assert text == path.read_text(encoding="utf-8"), f"output differs from tests/golden/{name}"
+
+    return check

@@ -1,0 +1,186 @@
+"""The catalogue: derived from torchvision's API, cached, filtered and sorted."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+import torchvision
+from torchvision import models
+from torchvision.models import get_model_weights, list_models
+
+from cvzoo import catalog
+from cvzoo.catalog import SortKey, Task, list_rows, natural_key
+from cvzoo.errors import UnknownModel
+
+TASK_PACKAGES = {
+    Task.classification: models,
+    Task.quantized: models.quantization,
+    Task.detection: models.detection,
+    Task.segmentation: models.segmentation,
+    Task.video: models.video,
+    Task.optical_flow: models.optical_flow,
+}
+
+
+def test_every_torchvision_model_is_in_the_zoo_with_its_task(zoo):
+    assert sorted(zoo.models) == sorted(list_models())
+    assert len(zoo.models) == 121
+    for task, package in TASK_PACKAGES.items():
+        assert {n for n, e in zoo.models.items() if e.task is task} == set(list_models(module=package))
+
+
+def test_every_weight_set_carries_torchvision_metadata(zoo):
+    count = 0
+    for name, entry in zoo.models.items():
+        enum = get_model_weights(name)
+        assert [w.name for w in entry.weights] == [w.name for w in enum]
+        assert entry.default.name == enum.DEFAULT.name
+        for w in entry.weights:
+            meta = enum[w.name].meta
+            assert w.params == meta["num_params"]
+            assert w.gmacs == meta["_ops"]
+            assert w.file_size_mib == meta["_file_size"]
+            published = {
+                ds: {k: (None if v != v else v) for k, v in m.items()} for ds, m in meta["_metrics"].items()
+            }
+            assert w.metrics == published  # NaN (vgg16 features) becomes None, which JSON can carry
+            assert w.url == enum[w.name].url
+            assert w.num_categories == (len(meta["categories"]) if meta.get("categories") else None)
+            count += 1
+    assert count == 166
+
+
+def test_input_size_is_what_the_transforms_produce(zoo):
+    assert zoo.get("resnet50").default.input_size == [224, 224]
+    assert zoo.get("inception_v3").default.input_size == [299, 299]
+    assert zoo.get("vit_h_14").default.input_size == [518, 518]  # DEFAULT is the SWAG set
+    assert zoo.get("raft_large").default.input_size == [128, 128]  # no crop: its min_size
+    assert zoo.get("fasterrcnn_resnet50_fpn").default.input_size is None  # resizes internally
+    transforms = zoo.get("resnet50").default.transforms
+    assert transforms["crop_size"] == [224] and transforms["resize_size"] == [232]
+    assert transforms["interpolation"] == "bilinear"
+
+
+def test_quantized_sets_name_their_float_twin(zoo):
+    w = zoo.get("quantized_resnet50").default
+    assert w.backend == "fbgemm"
+    assert w.unquantized == "ResNet50_Weights.IMAGENET1K_V2"
+
+
+def test_names_resolve_case_insensitively_and_suggest(zoo):
+    assert zoo.get("ResNet50").name == "resnet50"
+    with pytest.raises(UnknownModel) as info:
+        zoo.get("resnt50")
+    assert "resnet50" in info.value.suggestions
+    assert "did you mean 'resnet50'" in str(info.value)
+    assert info.value.exit_code == 2
+
+
+def test_natural_order():
+    names = ["resnet101", "resnet18", "resnet50", "resnet152", "resnet34"]
+    assert sorted(names, key=natural_key) == ["resnet18", "resnet34", "resnet50", "resnet101", "resnet152"]
+
+
+def test_select_globs_and_substrings(zoo):
+    assert [e.name for e in zoo.select(["resnet1*"])] == ["resnet18", "resnet101", "resnet152"]
+    assert all("vit" in e.name for e in zoo.select(["VIT"]))
+    both = {e.name for e in zoo.select(["alexnet", "vgg11"])}
+    assert both == {"alexnet", "vgg11", "vgg11_bn"}
+    assert {e.task for e in zoo.select(task=Task.video)} == {Task.video}
+
+
+@pytest.mark.parametrize("key", list(SortKey))
+def test_every_sort_key_orders_rows(zoo, key):
+    rows = list_rows(zoo, sort=key, all_weights=True)
+    attr = {"size": "file_size_mib", "name": "name"}.get(key.value, key.value)
+    values = [getattr(r, attr) for r in rows]
+    present = [v for v in values if v is not None]
+    expected = sorted(present, key=natural_key) if key is SortKey.name else sorted(present)
+    assert present == expected
+    assert values[len(present) :] == [None] * (len(values) - len(present))  # missing metrics go last
+    descending = list_rows(zoo, sort=key, descending=True)
+    if key is not SortKey.name:
+        top = [getattr(r, attr) for r in descending if getattr(r, attr) is not None]
+        assert top == sorted(top, reverse=True)
+
+
+def test_limit_and_all_weights(zoo):
+    assert len(list_rows(zoo, limit=3)) == 3
+    rows = list_rows(zoo, ["resnet50"], all_weights=True)
+    assert {(r.name, r.weights, r.default) for r in rows if r.name == "resnet50"} == {
+        ("resnet50", "IMAGENET1K_V1", False),
+        ("resnet50", "IMAGENET1K_V2", True),
+    }
+
+
+def test_a_pattern_matching_nothing_is_an_error_with_suggestions(zoo):
+    with pytest.raises(catalog.NoMatch, match="did you mean.*resnet18"):
+        list_rows(zoo, ["resnet19"])
+
+
+# --- the cache ---------------------------------------------------------------------------------
+
+
+def test_cold_cache_builds_and_writes_atomically(zoo, tmp_path, monkeypatch):
+    monkeypatch.setenv("CVZOO_CACHE_DIR", str(tmp_path))
+    built = []
+    monkeypatch.setattr(catalog, "build_catalog", lambda: built.append(1) or zoo)
+    entered = []
+
+    class Spinner:
+        def __enter__(self):
+            entered.append(1)
+
+        def __exit__(self, *exc):
+            return False
+
+    loaded = catalog.load_catalog(on_build=Spinner)
+    assert built == [1] and entered == [1]
+    assert loaded.names() == zoo.names()
+    files = os.listdir(tmp_path)
+    assert files == [catalog.cache_path().name]  # no temporary file left behind
+    assert torchvision.__version__.split("+")[0] in files[0]
+
+
+def test_warm_cache_does_not_rebuild(zoo, tmp_path, monkeypatch):
+    monkeypatch.setenv("CVZOO_CACHE_DIR", str(tmp_path))
+    catalog._write_atomically(catalog.cache_path(), catalog._dumps(zoo))
+    monkeypatch.setattr(catalog, "build_catalog", lambda: pytest.fail("rebuilt a warm cache"))
+    loaded = catalog.load_catalog()
+    assert loaded == zoo
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda text: text[: len(text) // 2],  # truncated
+        lambda text: "not json at all",
+        lambda text: json.dumps({**json.loads(text), "schema": -1}),  # an older layout
+        lambda text: json.dumps({**json.loads(text), "torchvision": "0.0.1"}),  # another torchvision
+        lambda text: json.dumps({**json.loads(text), "models": [{"name": "x"}]}),  # wrong shape
+    ],
+    ids=["truncated", "garbage", "old-schema", "stale-version", "wrong-shape"],
+)
+def test_corrupt_or_stale_cache_is_rebuilt_silently(zoo, tmp_path, monkeypatch, damage):
+    monkeypatch.setenv("CVZOO_CACHE_DIR", str(tmp_path))
+    path = catalog.cache_path()
+    path.write_text(damage(catalog._dumps(zoo)))
+    monkeypatch.setattr(catalog, "build_catalog", lambda: zoo)
+    assert catalog.load_catalog() == zoo
+    assert catalog.cached_catalog() == zoo  # and the good one replaced it
+
+
+def test_unwritable_cache_directory_still_answers(zoo, tmp_path, monkeypatch):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    monkeypatch.setenv("CVZOO_CACHE_DIR", str(blocker / "sub"))  # a directory under a file: unwritable
+    monkeypatch.setattr(catalog, "build_catalog", lambda: zoo)
+    assert catalog.load_catalog() == zoo
+
+
+def test_cache_dir_follows_xdg(monkeypatch, tmp_path):
+    monkeypatch.delenv("CVZOO_CACHE_DIR")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    assert catalog.cache_dir() == tmp_path / "cvzoo"
