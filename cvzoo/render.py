@@ -203,6 +203,8 @@ def to_csv(rows: Sequence[Any]) -> str:
 def _csv_cell(value: Any) -> Any:
     if value is None:
         return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
     if isinstance(value, list) and all(isinstance(v, int) for v in value):
         return "x".join(str(v) for v in value)
     if isinstance(value, (dict, list)):

@@ -1,0 +1,50 @@
+"""Run every benchmark and rewrite benchmarks/RESULTS.md with their figures.
+
+Run: python benchmarks/run.py [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+import startup  # noqa: E402
+from _common import machine  # noqa: E402
+
+HERE = Path(__file__).parent
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="Fewer repetitions, for a smoke run.")
+    args = parser.parse_args()
+    runs = 3 if args.quick else 9
+    sections = [startup.run(runs)]
+    text = "\n".join(
+        [
+            "# Benchmark results",
+            "",
+            "Rewritten by `python benchmarks/run.py`; each section says how to rerun it alone.",
+            "",
+            f"- Machine: {machine()}",
+            f"- Date: {datetime.date.today().isoformat()}",
+            "",
+            *sections,
+        ]
+    )
+    out = HERE / "RESULTS.md"
+    fd, tmp = tempfile.mkstemp(dir=HERE, suffix=".tmp")
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+    os.replace(tmp, out)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
