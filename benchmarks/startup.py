@@ -25,7 +25,8 @@ def run(runs: int = 7) -> str:
     lines = [
         "## Start-up (warm cache)",
         "",
-        f"`python benchmarks/startup.py --runs {runs}`: median wall time of {runs} runs, each a fresh process.",
+        f"`python benchmarks/startup.py --runs {runs}`: median wall time of {runs} runs,"
+        " each a fresh process.",
         "",
         "| command | seconds | vs import torchvision |",
         "|---|---:|---:|",
