@@ -26,7 +26,7 @@ from typing import Any
 from cvzoo.errors import CvzooError, UnknownModel, UsageError
 
 # Bump when the cached layout changes, so that an old cache is rebuilt rather than misread.
-SCHEMA = 1
+SCHEMA = 2
 
 
 class Task(str, Enum):
@@ -64,7 +64,7 @@ class WeightSet:
         str, dict[str, float | None]
     ]  # dataset -> metric -> value, e.g. {"ImageNet-1K": {"acc@1": ..}}
     file_size_mib: float  # meta["_file_size"]
-    input_size: list[int] | None  # [H, W] the transforms produce; None where the model sizes its own input
+    input_size: list[int] | None  # [H, W] the transforms produce; None where they name no size
     min_size: list[int]  # the smallest [H, W] the model accepts
     min_frames: int | None  # the shortest clip a video model accepts
     num_categories: int | None  # length of meta["categories"]
@@ -387,7 +387,7 @@ def _weight_set(w: Any, is_default: bool) -> WeightSet:
         gmacs=float(meta["_ops"]),
         metrics={ds: _finite(values) for ds, values in meta.get("_metrics", {}).items()},
         file_size_mib=float(meta["_file_size"]),
-        input_size=_input_size(transforms, meta),
+        input_size=_input_size(transforms),
         min_size=list(meta.get("min_size", (1, 1))),
         min_frames=meta.get("min_temporal_size"),
         num_categories=len(meta["categories"]) if meta.get("categories") else None,
@@ -420,17 +420,17 @@ def _describe_transforms(factory: Any) -> dict[str, Any]:
     return described
 
 
-def _input_size(transforms: dict[str, Any], meta: dict[str, Any]) -> list[int] | None:
-    """The [H, W] a model sees: the crop, else the resize, else a real minimum size.
+def _input_size(transforms: dict[str, Any]) -> list[int] | None:
+    """The [H, W] the weights' transforms produce: the crop, else the resize.
 
-    Detection models resize internally and publish min_size (1, 1); they get None.
+    Detection and optical-flow presets name no size (detection models resize internally);
+    they get None.
     """
     for key in ("crop_size", "resize_size"):
         size = transforms.get(key)
         if size:
             return list(size) * 2 if len(size) == 1 else list(size)
-    min_size = list(meta.get("min_size", (1, 1)))
-    return min_size if min_size != [1, 1] else None
+    return None
 
 
 def iter_weight_sets(catalog: Catalog) -> Iterator[tuple[ModelEntry, WeightSet]]:

@@ -116,6 +116,128 @@ def list_(
         _write(render.to_csv(rows))
 
 
+# --- looking inside a model ---------------------------------------------------------------------
+
+ModelArg = Annotated[
+    str,
+    typer.Argument(
+        help="A torchvision model (resnet50) or your own: path/to/file.py:Name.",
+        autocompletion=complete_model,
+        show_default=False,
+    ),
+]
+WeightsOpt = Annotated[
+    str,
+    typer.Option("--weights", "-w", help="DEFAULT, a weight set's name (IMAGENET1K_V1), or none."),
+]
+InputOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--input-size", "-i", help="S, H,W or N,C,H,W (N,C,T,H,W for video). Default: the weights' size."
+    ),
+]
+DepthOpt = Annotated[
+    int, typer.Option("--depth", "-d", min=0, help="Fold modules deeper than this (root = 0).")
+]
+KwargOpt = Annotated[
+    list[str] | None,
+    typer.Option("--kwarg", "-k", help="key=value for the model's constructor; repeatable."),
+]
+CollapseOpt = Annotated[
+    bool, typer.Option("--collapse/--no-collapse", help="Fold runs of identical sibling blocks into one row.")
+]
+InspectFormat = Annotated[OutputFormat, typer.Option("--format", "-f", help="Output format: table or json.")]
+
+
+def _stats(
+    model: str, weights: str, input_size: str | None, kwargs: list[str] | None, count_macs: bool = True
+):
+    from cvzoo import registry, stats
+
+    built = registry.build(
+        model,
+        weights,
+        catalog=None if registry.USER_MODEL.match(model) else _load_catalog(),
+        kwargs=registry.parse_kwargs(kwargs or []),
+    )
+    requested = stats.parse_input_size(input_size) if input_size else None
+    return stats, stats.collect(built, requested, count_macs=count_macs)
+
+
+def _rows(stats_mod, result, depth: int, collapse: bool):
+    root = stats_mod.collapse(result.root) if collapse else result.root
+    return stats_mod.flatten(root, depth)
+
+
+def _only_table_or_json(fmt: OutputFormat) -> None:
+    if fmt not in (OutputFormat.table, OutputFormat.json):
+        raise typer.BadParameter(
+            f"'{fmt.value}' is not offered here; use table or json", param_hint="'--format'"
+        )
+
+
+@app.command()
+def summary(
+    model: ModelArg,
+    weights: WeightsOpt = "DEFAULT",
+    input_size: InputOpt = None,
+    depth: DepthOpt = 2,
+    collapse: CollapseOpt = True,
+    kwarg: KwargOpt = None,
+    fmt: InspectFormat = OutputFormat.table,
+) -> None:
+    """The layer tree with output shapes, parameters and MACs, and the totals."""
+    _only_table_or_json(fmt)
+    stats_mod, result = _stats(model, weights, input_size, kwarg)
+    rows = _rows(stats_mod, result, depth, collapse)
+    if fmt is OutputFormat.json:
+        _write(render.to_json(render.summary_json(result, rows)))
+    else:
+        out.print(render.summary_view(result, rows))
+
+
+@app.command()
+def params(
+    model: ModelArg,
+    weights: WeightsOpt = "DEFAULT",
+    depth: DepthOpt = 1,
+    by_type: Annotated[
+        bool, typer.Option("--by-type", help="Break down by layer type (Conv2d, Linear...).")
+    ] = False,
+    collapse: CollapseOpt = True,
+    kwarg: KwargOpt = None,
+    fmt: InspectFormat = OutputFormat.table,
+) -> None:
+    """Parameters: total, trainable, buffers, memory, and where they are."""
+    _only_table_or_json(fmt)
+    stats_mod, result = _stats(model, weights, None, kwarg, count_macs=False)
+    rows = _rows(stats_mod, result, depth, collapse)
+    if fmt is OutputFormat.json:
+        _write(render.to_json(render.params_json(result, rows)))
+    else:
+        out.print(render.params_view(result, rows, by_type))
+
+
+@app.command()
+def flops(
+    model: ModelArg,
+    weights: WeightsOpt = "DEFAULT",
+    input_size: InputOpt = None,
+    depth: DepthOpt = 1,
+    collapse: CollapseOpt = True,
+    kwarg: KwargOpt = None,
+    fmt: InspectFormat = OutputFormat.table,
+) -> None:
+    """MACs and FLOPs (= 2 x MACs), in total, per module and per operator."""
+    _only_table_or_json(fmt)
+    stats_mod, result = _stats(model, weights, input_size, kwarg)
+    rows = _rows(stats_mod, result, depth, collapse)
+    if fmt is OutputFormat.json:
+        _write(render.to_json(render.flops_json(result, rows)))
+    else:
+        out.print(render.flops_view(result, rows))
+
+
 def _write(text: str) -> None:
     sys.stdout.write(text)
     sys.stdout.flush()

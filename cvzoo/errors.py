@@ -44,7 +44,11 @@ class WeightsUnavailable(CvzooError):
 
 
 class BuildError(CvzooError):
-    """A model that could not be constructed."""
+    """A model that could not be constructed or run."""
+
+
+class UserCodeError(CvzooError):
+    """An exception raised by the user's own model file, reported as file:line."""
 
 
 def _or_list(items: list[str]) -> str:

@@ -8,17 +8,20 @@ fraction of a second with no download and no memory for its parameters.
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import inspect
+import re
+import traceback
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cvzoo.catalog import Catalog, ModelEntry, Task, WeightSet, load_catalog
-from cvzoo.errors import BuildError, UnknownWeights, UsageError
+from cvzoo.errors import BuildError, CvzooError, UnknownWeights, UsageError, UserCodeError
 
 if TYPE_CHECKING:
     import torch
@@ -55,17 +58,37 @@ class WeightsChoice:
 
 @dataclass
 class BuiltModel:
-    """A model built by the registry, with what it was built from."""
+    """A model built by the registry, with what it was built from.
+
+    ``entry`` and ``weights`` are None for a user's own model (``file.py:Name``).
+    """
 
     model: nn.Module
-    entry: ModelEntry
-    weights: WeightsChoice
-    device: torch.device
+    name: str
+    entry: ModelEntry | None = None
+    weights: WeightsChoice | None = None
 
     @property
-    def weight_set(self) -> WeightSet:
-        """The weight set whose architecture and preprocessing apply (DEFAULT for ``none``)."""
-        return self.weights.weight_set or self.entry.default
+    def task(self) -> Task | None:
+        return self.entry.task if self.entry else None
+
+    @property
+    def weight_set(self) -> WeightSet | None:
+        """The set whose architecture and preprocessing apply (DEFAULT for ``none``)."""
+        if self.entry is None:
+            return None
+        return (self.weights.weight_set if self.weights else None) or self.entry.default
+
+    @property
+    def pretrained(self) -> WeightSet | None:
+        """The torchvision weight set whose file would be loaded, if any."""
+        if self.weights is not None and self.weights.kind is WeightsKind.pretrained:
+            return self.weights.weight_set
+        return None
+
+    @property
+    def weights_label(self) -> str:
+        return self.weights.label if self.weights else "(user code)"
 
 
 def resolve_model(name: str, catalog: Catalog | None = None) -> ModelEntry:
@@ -116,8 +139,11 @@ def build(
     name: str,
     weights: str | None = "DEFAULT",
     catalog: Catalog | None = None,
+    kwargs: dict[str, Any] | None = None,
 ) -> BuiltModel:
     """Build ``name`` on the meta device with the architecture ``weights`` implies.
+
+    ``name`` may also be ``path/to/file.py:Name``: see :func:`build_user_model`.
 
     Nothing is downloaded and no parameter memory is allocated; the returned model's
     tensors are on ``meta``. Loading real weights is the caller's next step.
@@ -126,21 +152,28 @@ def build(
         UnknownModel, UnknownWeights: for names that don't exist.
         BuildError: when torchvision's builder fails.
     """
-    import torch
-
+    if USER_MODEL.match(name):
+        if weights not in (None, "DEFAULT"):
+            raise UsageError(f"--weights applies to torchvision models, not to {name}")
+        return build_user_model(name, kwargs or {})
     entry = resolve_model(name, catalog)
     choice = resolve_weights(entry, weights)
     weight_set = choice.weight_set if choice.kind is not WeightsKind.random else None
-    model = build_on_meta(entry, weight_set)
-    return BuiltModel(model=model, entry=entry, weights=choice, device=torch.device("meta"))
+    model = build_on_meta(entry, weight_set, kwargs)
+    return BuiltModel(model=model, name=entry.name, entry=entry, weights=choice)
 
 
-def build_on_meta(entry: ModelEntry, weight_set: WeightSet | None) -> nn.Module:
-    """Torchvision's builder for ``entry``, run on meta with ``weight_set``'s configuration."""
+def build_on_meta(
+    entry: ModelEntry, weight_set: WeightSet | None, extra: dict[str, Any] | None = None
+) -> nn.Module:
+    """Torchvision's builder for ``entry``, run on meta with ``weight_set``'s configuration.
+
+    ``extra`` keyword arguments go to the builder (``num_classes=10`` with ``--weights none``).
+    """
     from torchvision.models import get_model_builder, get_model_weights
 
     builder = get_model_builder(entry.name)
-    kwargs: dict[str, Any] = {}
+    kwargs: dict[str, Any] = dict(extra or {})
     accepted = inspect.signature(builder).parameters
     if weight_set is not None:
         kwargs["weights"] = get_model_weights(entry.name)[weight_set.name]
@@ -155,17 +188,122 @@ def build_on_meta(entry: ModelEntry, weight_set: WeightSet | None) -> nn.Module:
             kwargs["weights_backbone"] = None  # else the builder downloads ImageNet backbone weights
     if "quantize" in accepted:
         kwargs["quantize"] = False
+    try:
+        with _skip_weight_loading():
+            return _on_meta(lambda: builder(**kwargs)).eval()
+    except Exception as exc:
+        raise BuildError(f"could not build '{entry.name}' on the meta device: {exc}") from exc
+
+
+def _on_meta(make: Callable[[], Any]) -> Any:
+    """Call ``make`` with every tensor it creates on meta, by the first strategy that works."""
     errors = []
     for strategy in (_meta_device_context, _meta_on_register):
         try:
-            with _skip_weight_loading(), strategy(), warnings.catch_warnings():
+            with strategy(), warnings.catch_warnings():
                 # torchvision's notices about its own init defaults are not the user's concern
                 warnings.simplefilter("ignore", (FutureWarning, UserWarning))
-                model = builder(**kwargs)
-            return model.eval()
+                return make()
         except Exception as exc:  # the next strategy may succeed where this one could not
             errors.append(exc)
-    raise BuildError(f"could not build '{entry.name}' on the meta device: {errors[-1]}") from errors[-1]
+    raise errors[0]
+
+
+# --- a user's own model ------------------------------------------------------------------------
+
+USER_MODEL = re.compile(r"^(?P<path>.+\.py):(?P<symbol>[A-Za-z_][\w.]*)$")
+
+
+def parse_kwargs(pairs: list[str]) -> dict[str, Any]:
+    """``["depth=4", "act='gelu'", "name=tiny"]`` -> keyword arguments.
+
+    Values are read as Python literals, else kept as strings.
+    """
+    kwargs: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip().isidentifier():
+            raise UsageError(f"bad --kwarg '{pair}'; write key=value, e.g. --kwarg num_classes=10")
+        try:
+            kwargs[key.strip()] = ast.literal_eval(value)
+        except (ValueError, SyntaxError):
+            kwargs[key.strip()] = value
+    return kwargs
+
+
+def build_user_model(spec: str, kwargs: dict[str, Any]) -> BuiltModel:
+    """Build ``path/to/file.py:Name``: a module class, a function returning a module, or an instance.
+
+    Classes and functions are called with ``kwargs`` on the meta device. An error raised by the
+    user's file is reported with its file and line.
+    """
+    from torch import nn
+
+    match = USER_MODEL.match(spec)
+    if match is None:
+        raise UsageError(f"'{spec}' is not path/to/file.py:Name")
+    path = Path(match["path"]).expanduser()
+    if not path.is_file():
+        raise UsageError(f"model file '{path}' not found; give path/to/file.py:Name")
+    module = _run_user_code(path, lambda: _import_file(path))
+    obj: Any = module
+    for part in match["symbol"].split("."):
+        if not hasattr(obj, part):
+            found = sorted(n for n, v in vars(module).items() if _is_model_like(v))
+            hint = f"; it defines {', '.join(found)}" if found else ""
+            raise UsageError(f"'{path}' has no '{match['symbol']}'{hint}")
+        obj = getattr(obj, part)
+    if isinstance(obj, nn.Module):
+        if kwargs:
+            raise UsageError(f"'{spec}' is a module instance; --kwarg applies to classes and functions")
+        model = obj
+    elif callable(obj):
+        model = _run_user_code(path, lambda: _on_meta(lambda: obj(**kwargs)))
+    else:
+        raise UsageError(f"'{spec}' is a {type(obj).__name__}, not an nn.Module, a class or a function")
+    if not isinstance(model, nn.Module):
+        raise UsageError(f"'{spec}' returned a {type(model).__name__}, not an nn.Module")
+    return BuiltModel(model=model.eval(), name=spec)
+
+
+def _is_model_like(value: Any) -> bool:
+    from torch import nn
+
+    return isinstance(value, nn.Module) or (isinstance(value, type) and issubclass(value, nn.Module))
+
+
+def _import_file(path: Path) -> Any:
+    import importlib.util
+    import sys
+
+    name = f"cvzoo_user_{abs(hash(str(path.resolve())))}"
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise UsageError(f"cannot import '{path}' as Python")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses and pickling look modules up by name
+    sys.path.insert(0, str(path.parent.resolve()))  # so the file can import its neighbours
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(str(path.parent.resolve()))
+    return module
+
+
+def _run_user_code(path: Path, call: Callable[[], Any]) -> Any:
+    """Run ``call``; an exception raised in the user's file becomes 'file:line: Error: message'."""
+    try:
+        return call()
+    except CvzooError:
+        raise
+    except Exception as exc:
+        mine = path.resolve()
+        frames = [f for f in traceback.extract_tb(exc.__traceback__) if Path(f.filename).resolve() == mine]
+        where = f"{path}:{frames[-1].lineno}" if frames else str(path)
+        if isinstance(exc, SyntaxError) and exc.lineno:
+            where = f"{path}:{exc.lineno}"
+        message = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        raise UserCodeError(f"{where}: {type(exc).__name__}: {message}".rstrip(": ")) from exc
 
 
 class _SkippedStateDict(dict):

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
+from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
@@ -210,3 +211,239 @@ def _csv_cell(value: Any) -> Any:
     if isinstance(value, (dict, list)):
         return json.dumps(value, separators=(",", ":"))
     return value
+
+
+# --- model statistics --------------------------------------------------------------------------
+
+
+def human_bytes(n: int | float | None) -> str:
+    """1536 -> '1.5 KiB'; binary units, three significant figures."""
+    if n is None:
+        return "-"
+    for scale, unit in ((2**40, "TiB"), (2**30, "GiB"), (2**20, "MiB"), (2**10, "KiB")):
+        if n >= scale:
+            return f"{_sig3(n / scale)} {unit}"
+    return f"{int(n)} B"
+
+
+def human_macs(n: int) -> str:
+    """11513626624 -> '11.51 G'; MACs and FLOPs with an SI prefix and two decimals."""
+    for scale, prefix in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "K")):
+        if n >= scale:
+            return f"{n / scale:,.2f} {prefix}"
+    return str(n)
+
+
+def shape_text(shape: Any) -> str:
+    """[1, 64, 56, 56] as is; several outputs joined, long lists shortened."""
+    if shape is None:
+        return "-"
+    if isinstance(shape, dict):
+        items = [f"{k}: {shape_text(v)}" for k, v in shape.items()]
+        return "{" + ", ".join(items[:2]) + (", …" if len(items) > 2 else "") + "}"
+    if shape and all(isinstance(d, int) for d in shape):
+        return "[" + ", ".join(str(d) for d in shape) + "]"
+    if not shape:
+        return "[]"
+    parts = [shape_text(s) for s in shape]
+    return ", ".join(parts[:2]) + (f", … ({len(parts)})" if len(parts) > 2 else "")
+
+
+def tree_prefixes(rows: Sequence[Any]) -> list[str]:
+    """Tree guides ('├─ ', '│  └─ ') for rows in pre-order with a ``depth`` each."""
+    prefixes = []
+    for i, row in enumerate(rows):
+        if row.depth == 0:
+            prefixes.append("")
+            continue
+        parts = []
+        for level in range(1, row.depth + 1):
+            last = _is_last(rows, i, level)
+            if level == row.depth:
+                parts.append("└─ " if last else "├─ ")
+            else:
+                parts.append("   " if last else "│  ")
+        prefixes.append("".join(parts))
+    return prefixes
+
+
+def _is_last(rows: Sequence[Any], i: int, level: int) -> bool:
+    """Whether row i's ancestor at ``level`` (or row i itself) has no later sibling."""
+    for later in rows[i + 1 :]:
+        if later.depth < level:
+            return True
+        if later.depth == level:
+            return False
+    return True
+
+
+def _layer_name(row: Any) -> str:
+    return row.name or row.type
+
+
+def _layer_type(row: Any) -> str:
+    return f"{row.type} ×{row.count}" if row.count > 1 else row.type
+
+
+def layers_table(rows: Sequence[Any], columns: Sequence[str] = ("shape", "params", "macs")) -> Table:
+    """The module tree as a table: guides and names, then type, output shape, params, MACs."""
+    table = Table(box=None, pad_edge=False, padding=(0, 2, 0, 0), header_style="bold")
+    table.add_column("Module", no_wrap=True)
+    table.add_column("Type", no_wrap=True)
+    if "shape" in columns:  # the one column that wraps when the terminal is narrow
+        table.add_column("Output shape", overflow="fold")
+    if "params" in columns:
+        table.add_column("Params", justify="right", no_wrap=True)
+    if "macs" in columns:
+        table.add_column("MACs", justify="right", no_wrap=True)
+    for prefix, row in zip(tree_prefixes(rows), rows):
+        cells = [Text(prefix + _layer_name(row)), Text(_layer_type(row))]
+        if "shape" in columns:
+            cells.append(Text(shape_text(row.output_shape)))
+        if "params" in columns:
+            cells.append(Text(f"{row.params:,}" if row.params else "-"))
+        if "macs" in columns:
+            cells.append(Text(human_macs(row.macs) if row.macs else "-"))
+        table.add_row(*cells)
+    return table
+
+
+def _facts_table(facts: Sequence[tuple[str, str]]) -> Table:
+    table = Table(box=None, pad_edge=False, show_header=False, padding=(0, 2, 0, 0))
+    table.add_column(style="bold", no_wrap=True)
+    table.add_column(overflow="fold")
+    for key, value in facts:
+        table.add_row(key, value)
+    return table
+
+
+def _input_text(shape: Sequence[int]) -> str:
+    return "x".join(str(d) for d in shape) if shape else "-"
+
+
+def summary_view(stats: Any, rows: Sequence[Any]) -> Group:
+    """``cvzoo summary``: the layer tree, then the totals."""
+    facts = [
+        ("Model", f"{stats.model}  ({stats.task}, weights {stats.weights})"),
+        ("Input", _input_text(stats.input_size)),
+        ("Params", f"{stats.total_params:,} ({human_count(stats.total_params)})"),
+        ("Trainable params", f"{stats.trainable_params:,}"),
+        ("Non-trainable params", f"{stats.non_trainable_params:,}"),
+        ("MACs", f"{human_macs(stats.macs)}  (FLOPs = 2 x MACs = {human_macs(stats.flops)})"),
+        (
+            "Parameter memory",
+            f"{human_bytes(stats.param_bytes)} (+ {human_bytes(stats.buffer_bytes)} buffers)",
+        ),
+        ("Activation memory", f"{human_bytes(stats.activation_bytes)} (layer outputs of one forward pass)"),
+        ("Weights file", f"{stats.file_size_mib:,.1f} MiB" if stats.file_size_mib is not None else "-"),
+    ]
+    parts: list[Any] = [layers_table(rows), Text(""), _facts_table(facts)]
+    parts += [Text(f"note: {note}", style="dim") for note in stats.notes]
+    return Group(*parts)
+
+
+def params_view(stats: Any, rows: Sequence[Any], by_type: bool) -> Group:
+    """``cvzoo params``: totals and memory, then the breakdown per module or per layer type."""
+    total = stats.total_params
+    facts = [
+        ("Model", f"{stats.model}  (weights {stats.weights})"),
+        ("Total", f"{total:,} ({human_count(total)})"),
+        ("Trainable", f"{stats.trainable_params:,}"),
+        ("Non-trainable", f"{stats.non_trainable_params:,}"),
+        ("Buffers", f"{stats.buffers:,} elements ({human_bytes(stats.buffer_bytes)})"),
+        ("Memory", "  ".join(f"{k} {human_bytes(v)}" for k, v in param_memory(total).items())),
+    ]
+    if by_type:
+        breakdown = Table(box=None, pad_edge=False, padding=(0, 2, 0, 0), header_style="bold")
+        breakdown.add_column("Layer type")
+        breakdown.add_column("Params", justify="right")
+        breakdown.add_column("Share", justify="right")
+        for name, count in stats.by_type.items():
+            breakdown.add_row(name, f"{count:,}", f"{100 * count / total:.1f}%" if total else "-")
+    else:
+        breakdown = layers_table(rows, columns=("params",))
+    return Group(_facts_table(facts), Text(""), breakdown)
+
+
+def flops_view(stats: Any, rows: Sequence[Any]) -> Group:
+    """``cvzoo flops``: MACs and FLOPs in total and per module, and per operator."""
+    facts = [
+        ("Model", f"{stats.model}  (weights {stats.weights})"),
+        ("Input", _input_text(stats.input_size)),
+        ("MACs", f"{stats.macs:,} ({human_macs(stats.macs)})"),
+        ("FLOPs", f"{stats.flops:,} ({human_macs(stats.flops)}) = 2 x MACs"),
+    ]
+    ops = Table(box=None, pad_edge=False, padding=(0, 2, 0, 0), header_style="bold")
+    ops.add_column("Operator")
+    ops.add_column("MACs", justify="right")
+    ops.add_column("Share", justify="right")
+    for op, macs in stats.macs_by_op.items():
+        ops.add_row(op, human_macs(macs), f"{100 * macs / stats.macs:.1f}%" if stats.macs else "-")
+    parts: list[Any] = [_facts_table(facts), Text(""), layers_table(rows, columns=("macs",)), Text(""), ops]
+    parts += [Text(f"note: {note}", style="dim") for note in stats.notes]
+    return Group(*parts)
+
+
+def param_memory(total: int) -> dict[str, int]:
+    """Bytes the parameters take at each precision."""
+    return {"fp32": 4 * total, "bf16": 2 * total, "int8": total}
+
+
+def layer_records(rows: Sequence[Any], fields: Sequence[str]) -> list[dict[str, Any]]:
+    """Rows as JSON objects with the named fields (``flops`` is derived from ``macs``)."""
+    records = []
+    for row in rows:
+        record: dict[str, Any] = {}
+        for f in fields:
+            record[f] = 2 * row.macs if f == "flops" else getattr(row, f)
+        records.append(record)
+    return records
+
+
+def summary_json(stats: Any, rows: Sequence[Any]) -> dict[str, Any]:
+    fields = ("name", "type", "depth", "count", "output_shape", "params", "macs")
+    return {
+        "model": stats.model,
+        "weights": stats.weights,
+        "task": stats.task,
+        "input_size": stats.input_size,
+        "layers": layer_records(rows, fields),
+        "total_params": stats.total_params,
+        "trainable_params": stats.trainable_params,
+        "non_trainable_params": stats.non_trainable_params,
+        "buffers": stats.buffers,
+        "macs": stats.macs,
+        "flops": stats.flops,
+        "param_bytes": stats.param_bytes,
+        "buffer_bytes": stats.buffer_bytes,
+        "activation_bytes": stats.activation_bytes,
+        "file_size_mib": stats.file_size_mib,
+        "notes": stats.notes,
+    }
+
+
+def params_json(stats: Any, rows: Sequence[Any]) -> dict[str, Any]:
+    return {
+        "model": stats.model,
+        "weights": stats.weights,
+        "total": stats.total_params,
+        "trainable": stats.trainable_params,
+        "non_trainable": stats.non_trainable_params,
+        "buffers": stats.buffers,
+        "memory_bytes": param_memory(stats.total_params),
+        "modules": layer_records(rows, ("name", "type", "depth", "count", "params")),
+        "by_type": stats.by_type,
+    }
+
+
+def flops_json(stats: Any, rows: Sequence[Any]) -> dict[str, Any]:
+    return {
+        "model": stats.model,
+        "weights": stats.weights,
+        "input_size": stats.input_size,
+        "macs": stats.macs,
+        "flops": stats.flops,
+        "modules": layer_records(rows, ("name", "type", "depth", "count", "macs", "flops")),
+        "by_operator": stats.macs_by_op,
+        "notes": stats.notes,
+    }

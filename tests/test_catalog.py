@@ -56,7 +56,9 @@ def test_input_size_is_what_the_transforms_produce(zoo):
     assert zoo.get("resnet50").default.input_size == [224, 224]
     assert zoo.get("inception_v3").default.input_size == [299, 299]
     assert zoo.get("vit_h_14").default.input_size == [518, 518]  # DEFAULT is the SWAG set
-    assert zoo.get("raft_large").default.input_size == [128, 128]  # no crop: its min_size
+    assert zoo.get("deeplabv3_resnet50").default.input_size == [520, 520]  # no crop: the resize
+    assert zoo.get("raft_large").default.input_size is None  # the flow preset names no size
+    assert zoo.get("raft_large").default.min_size == [128, 128]
     assert zoo.get("fasterrcnn_resnet50_fpn").default.input_size is None  # resizes internally
     transforms = zoo.get("resnet50").default.transforms
     assert transforms["crop_size"] == [224] and transforms["resize_size"] == [232]

@@ -1,0 +1,383 @@
+"""Walk a built model: per-layer rows with output shapes, parameters and MACs.
+
+MACs are counted by running the model once under ``torch.utils.flop_counter.FlopCounterMode``
+on meta tensors, which counts what actually runs (attention included) at no cost; FLOPs are
+2 x MACs. Parameters are counted from the module tree, each shared tensor once. Nothing here
+prints: the results are typed records for ``render``.
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
+
+from cvzoo.catalog import Task
+from cvzoo.errors import BuildError, UsageError
+
+if TYPE_CHECKING:
+    from torch import nn
+
+    from cvzoo.registry import BuiltModel
+
+# Sizes used where the weights' transforms name none; they are the sizes torchvision's published
+# GMACs are measured at (checked by the tests): detection models resize every image to 800 on
+# their own, RAFT's figures are for 512x512 frames, video clips are 16 frames long.
+DETECTION_SIZE = (800, 800)
+FLOW_SIZE = (512, 512)
+VIDEO_FRAMES = 16
+
+
+@dataclass
+class LayerRow:
+    """One module of the tree (or a run of identical siblings collapsed into one row)."""
+
+    name: str  # dotted path from the root ("" for the root); "layer3.1-35" for a collapsed run
+    type: str  # class name, e.g. "Bottleneck"
+    depth: int  # 0 for the root
+    output_shape: Any  # [1, 64, 56, 56], a list of such, a dict of such, or None
+    params: int  # parameters of the module and everything inside it (x count when collapsed)
+    macs: int  # multiply-accumulates of the module and everything inside it (x count)
+    count: int = 1  # how many identical siblings this row stands for
+    children: list[LayerRow] = field(default_factory=list, repr=False)
+
+
+@dataclass
+class ModelStats:
+    """Everything ``summary``, ``params`` and ``flops`` report about one model."""
+
+    model: str
+    weights: str
+    task: str
+    input_size: list[int]  # the full input shape, e.g. [1, 3, 224, 224] ([N, 3, T, H, W] for video)
+    root: LayerRow
+    total_params: int
+    trainable_params: int
+    buffers: int  # elements in buffers (BatchNorm statistics...)
+    param_bytes: int
+    buffer_bytes: int
+    activation_bytes: int  # bytes of every leaf module's outputs in one forward pass
+    macs: int
+    file_size_mib: float | None  # the weights file, when the weights are a torchvision set
+    by_type: dict[str, int] = field(default_factory=dict)  # parameters per module type (own, not nested)
+    macs_by_op: dict[str, int] = field(default_factory=dict)  # MACs per aten operator
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def flops(self) -> int:
+        return 2 * self.macs
+
+    @property
+    def non_trainable_params(self) -> int:
+        return self.total_params - self.trainable_params
+
+
+# --- inputs ------------------------------------------------------------------------------------
+
+
+def parse_input_size(text: str) -> list[int]:
+    """'224' -> [224, 224]; '320,240' -> [320, 240]; '8,3,224,224' -> as given (4 or 5 numbers)."""
+    try:
+        dims = [int(part) for part in re.split(r"[,x× ]+", text.strip()) if part]
+    except ValueError:
+        dims = []
+    if len(dims) not in (1, 2, 4, 5) or any(d <= 0 for d in dims):
+        raise UsageError(
+            f"bad --input-size '{text}'; give S, H,W or N,C,H,W (e.g. 224, 320,240, 8,3,224,224)"
+        )
+    return dims * 2 if len(dims) == 1 else dims
+
+
+def input_shape(built: BuiltModel, requested: Sequence[int] | None = None) -> list[int]:
+    """The full input shape: N,C,H,W (N,C,T,H,W for video), from the request or the weights."""
+    task, w, name = built.task, built.weight_set, built.name
+    if requested and len(requested) in (4, 5):
+        shape = list(requested)
+    elif w is None:  # a user's model: nothing says what it takes
+        if not requested:
+            raise UsageError(f"{name}: give --input-size (e.g. 224, 320,240 or 1,3,224,224)")
+        shape = [1, 3, *requested]
+    else:
+        if requested:
+            hw = list(requested)
+        elif w.input_size:
+            hw = list(w.input_size)
+        else:
+            hw = list(FLOW_SIZE if task is Task.optical_flow else DETECTION_SIZE)
+        shape = [1, 3, max(w.min_frames or 1, VIDEO_FRAMES), *hw] if task is Task.video else [1, 3, *hw]
+    if w is None:
+        return shape
+    want = 5 if task is Task.video else 4
+    if len(shape) != want:
+        layout = "N,C,T,H,W" if task is Task.video else "N,C,H,W"
+        raise UsageError(f"{name} takes {layout} input; --input-size {_fmt(shape)} has {len(shape)} numbers")
+    min_h, min_w = w.min_size
+    if shape[-2] < min_h or shape[-1] < min_w:
+        raise UsageError(
+            f"{name} needs inputs of at least {min_h}x{min_w}; --input-size {_fmt(shape)} is smaller"
+        )
+    if task is Task.video and w.min_frames and shape[2] < w.min_frames:
+        raise UsageError(f"{name} needs clips of at least {w.min_frames} frames, not {shape[2]}")
+    return shape
+
+
+def _fmt(shape: Sequence[int]) -> str:
+    return ",".join(str(d) for d in shape)
+
+
+def example_inputs(task: Task | None, shape: Sequence[int], device: Any) -> tuple[Any, ...]:
+    """Arguments for one forward pass: a batch, a list of images, or two frames, as the task wants."""
+    import torch
+
+    if task is Task.detection:
+        return ([torch.rand(*shape[1:], device=device) for _ in range(shape[0])],)
+    if task is Task.optical_flow:
+        return (torch.rand(*shape, device=device), torch.rand(*shape, device=device))
+    return (torch.rand(*shape, device=device),)
+
+
+# --- the walk ----------------------------------------------------------------------------------
+
+
+def collect(
+    built: BuiltModel, requested_input: Sequence[int] | None = None, count_macs: bool = True
+) -> ModelStats:
+    """Count ``built``'s parameters and (with ``count_macs``) MACs and shapes, per module.
+
+    Args:
+        built: a model from the registry, on meta.
+        requested_input: ``--input-size`` as parsed; None for the weights' own size.
+        count_macs: run one forward pass; without it only parameters are counted (instant).
+    """
+    notes = []
+    model = built.model
+    inputs = None
+    shape: list[int] = []
+    if count_macs:
+        shape = input_shape(built, requested_input)
+        device: Any = "meta"
+        if built.task is Task.detection:
+            # Detection post-processing selects boxes by value (torch.nonzero), which meta tensors
+            # cannot do; these models run once on the CPU with placeholder weights instead.
+            model = _materialize(model)
+            device = "cpu"
+            notes.append("detection models run once on the CPU with placeholder weights to count MACs")
+        elif _on_device(model) != "meta":
+            # A user's ready-made instance: count on meta too, where attention's fused CPU path
+            # (which the counter cannot see into) is never taken.
+            model = model.to("meta")
+        inputs = example_inputs(built.task, shape, device)
+    if built.task is Task.quantized:
+        notes.append("quantized models are shown in float form: the same layers, parameters and MACs")
+    stats = walk(model, inputs, shape)
+    stats.model = built.name
+    stats.weights = built.weights_label
+    stats.task = built.task.value if built.task else "custom"
+    stats.file_size_mib = built.pretrained.file_size_mib if built.pretrained else None
+    stats.notes = notes + stats.notes
+    return stats
+
+
+def _on_device(model: nn.Module) -> str:
+    tensor = next(model.parameters(), None)
+    if tensor is None:
+        tensor = next(model.buffers(), None)
+    return "meta" if tensor is None else str(tensor.device)
+
+
+def walk(
+    model: nn.Module, inputs: tuple[Any, ...] | None, shape: Sequence[int], name: str = ""
+) -> ModelStats:
+    """Run ``model`` once on ``inputs`` (if any) and gather per-module shapes, parameters and MACs."""
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    modules = dict(model.named_modules())
+    shapes: dict[str, Any] = {}
+    activation = [0]
+    hooks = []
+    for path, module in modules.items():
+        leaf = next(module.children(), None) is None
+        hooks.append(module.register_forward_hook(_recorder(path, leaf, shapes, activation)))
+    counter = FlopCounterMode(display=False, depth=None)
+    try:
+        if inputs is not None:
+            with torch.no_grad(), counter, warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                model(*inputs)
+    except Exception as exc:  # whatever the model raised, the user needs its first line
+        raise BuildError(f"the model could not run on input {_fmt(shape)}: {_first_line(exc)}") from exc
+    finally:
+        for hook in hooks:
+            hook.remove()
+
+    root_name = type(model).__name__
+    per_module = counter.get_flop_counts()
+    by_op = {str(op).replace("aten.", ""): n // 2 for op, n in per_module.get("Global", {}).items()}
+    macs = {
+        path: sum(per_module.get(f"{root_name}.{path}" if path else root_name, {}).values()) // 2
+        for path in modules
+    }
+    root = _tree(model, modules, shapes, macs)
+
+    params = {id(p): p for p in model.parameters()}.values()
+    buffers = {id(b): b for b in model.buffers()}.values()
+    by_type: Counter[str] = Counter()
+    for module in modules.values():
+        own = sum(p.numel() for p in module.parameters(recurse=False))
+        if own:
+            by_type[type(module).__name__] += own
+    total_macs = counter.get_total_flops() // 2
+    return ModelStats(
+        model=name or root_name,
+        weights="",
+        task="",
+        input_size=list(shape),
+        root=root,
+        total_params=sum(p.numel() for p in params),
+        trainable_params=sum(p.numel() for p in params if p.requires_grad),
+        buffers=sum(b.numel() for b in buffers),
+        param_bytes=sum(p.numel() * p.element_size() for p in params),
+        buffer_bytes=sum(b.numel() * b.element_size() for b in buffers),
+        activation_bytes=activation[0],
+        macs=total_macs,
+        file_size_mib=None,
+        by_type=dict(by_type.most_common()),
+        macs_by_op=dict(sorted(by_op.items(), key=lambda kv: -kv[1])),
+    )
+
+
+def _recorder(path: str, leaf: bool, shapes: dict[str, Any], activation: list[int]) -> Any:
+    def hook(module: nn.Module, args: Any, output: Any) -> None:
+        shapes.setdefault(path, _shape_of(output))
+        if leaf:
+            activation[0] += _bytes_of(output)
+
+    return hook
+
+
+def _shape_of(output: Any) -> Any:
+    import torch
+
+    if isinstance(output, torch.Tensor):
+        return list(output.shape)
+    if isinstance(output, dict):
+        return {str(k): _shape_of(v) for k, v in output.items()}
+    if isinstance(output, (list, tuple)):
+        return [_shape_of(v) for v in output]
+    return None
+
+
+def _bytes_of(output: Any) -> int:
+    import torch
+
+    if isinstance(output, torch.Tensor):
+        return output.numel() * output.element_size()
+    if isinstance(output, dict):
+        return sum(_bytes_of(v) for v in output.values())
+    if isinstance(output, (list, tuple)):
+        return sum(_bytes_of(v) for v in output)
+    return 0
+
+
+def _tree(
+    model: nn.Module, modules: dict[str, nn.Module], shapes: dict[str, Any], macs: dict[str, int]
+) -> LayerRow:
+    rows: dict[str, LayerRow] = {}
+    for path, module in modules.items():
+        depth = 0 if not path else path.count(".") + 1
+        rows[path] = LayerRow(
+            name=path,
+            type=type(module).__name__,
+            depth=depth,
+            output_shape=shapes.get(path),
+            params=sum(p.numel() for p in module.parameters()),
+            macs=macs[path],
+        )
+        if path:
+            parent = path.rsplit(".", 1)[0] if "." in path else ""
+            rows[parent].children.append(rows[path])
+    return rows[""]
+
+
+def _materialize(model: nn.Module) -> nn.Module:
+    """A meta model on the CPU with small random weights: enough to run it, nothing learned."""
+    import torch
+
+    model = model.to_empty(device="cpu")
+    generator = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for p in model.parameters():
+            if p.dim() > 1:
+                p.normal_(0, 0.01, generator=generator)
+            else:
+                p.zero_()
+        for path, b in model.named_buffers():
+            if b.is_floating_point():
+                b.fill_(1.0 if path.endswith("running_var") else 0.0)
+    return model.eval()
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+# --- shaping the tree for display --------------------------------------------------------------
+
+
+def collapse(row: LayerRow) -> LayerRow:
+    """Fold runs of identical siblings (same type, params, MACs, shape and insides) into one row.
+
+    A folded row's insides are those of its first member and are not listed: ``--no-collapse``
+    shows every member.
+    """
+    children: list[LayerRow] = []
+    signatures: list[tuple] = []
+    for child in row.children:
+        signature = _signature(child)
+        if children and signatures[-1] == signature and (child.params or child.macs):
+            group = children[-1]
+            children[-1] = replace(
+                group,
+                name=_range_name(group.name, child.name),
+                params=group.params + child.params,
+                macs=group.macs + child.macs,
+                count=group.count + 1,
+                children=[],
+            )
+        else:
+            children.append(collapse(child))
+            signatures.append(signature)
+    return replace(row, children=children)
+
+
+def _signature(row: LayerRow) -> tuple:
+    return (
+        row.type,
+        row.params,
+        row.macs,
+        repr(row.output_shape),
+        tuple(_signature(c) for c in row.children),
+    )
+
+
+def _range_name(group_name: str, name: str) -> str:
+    """'layer3.1' + 'layer3.2' -> 'layer3.1-2'; 'layer3.1-2' + 'layer3.3' -> 'layer3.1-3'."""
+    m = re.fullmatch(r"(.*?)(\d+)(?:-(\d+))?", group_name)
+    n = re.fullmatch(r"(.*?)(\d+)", name)
+    if m and n and m.group(1) == n.group(1):
+        return f"{m.group(1)}{m.group(2)}-{n.group(2)}"
+    return group_name if group_name.endswith("…") else group_name + ", …"
+
+
+def flatten(row: LayerRow, max_depth: int | None = None) -> list[LayerRow]:
+    """The rows in tree order down to ``max_depth`` (deeper modules folded into their parents)."""
+    rows = [row]
+    if max_depth is None or row.depth < max_depth:
+        for child in row.children:
+            rows.extend(flatten(child, max_depth))
+    return rows
