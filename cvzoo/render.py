@@ -296,7 +296,7 @@ def layers_table(rows: Sequence[Any], columns: Sequence[str] = ("shape", "params
         table.add_column("Params", justify="right", no_wrap=True)
     if "macs" in columns:
         table.add_column("MACs", justify="right", no_wrap=True)
-    for prefix, row in zip(tree_prefixes(rows), rows):
+    for prefix, row in zip(tree_prefixes(rows), rows, strict=True):
         cells = [Text(prefix + _layer_name(row)), Text(_layer_type(row))]
         if "shape" in columns:
             cells.append(Text(shape_text(row.output_shape)))

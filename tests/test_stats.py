@@ -206,9 +206,9 @@ def test_user_model_needs_an_input_size(model_file):
 
 def test_errors_in_user_code_name_file_and_line(tmp_path):
     path = tmp_path / "broken.py"
-    path.write_text(
-        "from torch import nn\n\n\nclass Net(nn.Module):\n    def __init__(self):\n        super().__init__()\n        raise ValueError('no good')\n"
-    )
+    lines = ["from torch import nn", "", "", "class Net(nn.Module):", "    def __init__(self):"]
+    lines += ["        super().__init__()", "        raise ValueError('no good')", ""]
+    path.write_text("\n".join(lines))
     with pytest.raises(UserCodeError, match=rf"{path}:7: ValueError: no good"):
         build_user_model(f"{path}:Net", {})
     path.write_text("x = (\n")
