@@ -42,6 +42,7 @@ class LayerRow:
     params: int  # parameters of the module and everything inside it (x count when collapsed)
     macs: int  # multiply-accumulates of the module and everything inside it (x count)
     count: int = 1  # how many identical siblings this row stands for
+    config: str = ""  # the module's own settings (its extra_repr), e.g. "3, 64, kernel_size=(7, 7)"
     children: list[LayerRow] = field(default_factory=list, repr=False)
 
 
@@ -296,6 +297,7 @@ def _tree(
             output_shape=shapes.get(path),
             params=sum(p.numel() for p in module.parameters()),
             macs=macs[path],
+            config=module.extra_repr(),
         )
         if path:
             parent = path.rsplit(".", 1)[0] if "." in path else ""
@@ -330,20 +332,21 @@ def _first_line(exc: BaseException) -> str:
 
 
 def collapse(row: LayerRow) -> LayerRow:
-    """Fold runs of identical siblings (same type, params, MACs, shape and insides) into one row.
+    """Fold runs of identical, consecutively numbered siblings into one row ("layer3.1-35").
 
-    A folded row's insides are those of its first member and are not listed: ``--no-collapse``
-    shows every member.
+    Identical means the same type and settings, parameters, MACs, output shape and insides. A folded row's
+    insides are those of its first member and are not listed: ``--no-collapse`` shows them.
     """
     children: list[LayerRow] = []
     signatures: list[tuple] = []
     for child in row.children:
         signature = _signature(child)
-        if children and signatures[-1] == signature and (child.params or child.macs):
+        name = _range_name(children[-1].name, child.name) if children else None
+        if name and signatures[-1] == signature and (child.params or child.macs):
             group = children[-1]
             children[-1] = replace(
                 group,
-                name=_range_name(group.name, child.name),
+                name=name,
                 params=group.params + child.params,
                 macs=group.macs + child.macs,
                 count=group.count + 1,
@@ -356,22 +359,19 @@ def collapse(row: LayerRow) -> LayerRow:
 
 
 def _signature(row: LayerRow) -> tuple:
-    return (
-        row.type,
-        row.params,
-        row.macs,
-        repr(row.output_shape),
-        tuple(_signature(c) for c in row.children),
-    )
+    inside = tuple(_signature(c) for c in row.children)
+    return (row.type, row.config, row.params, row.macs, repr(row.output_shape), inside)
 
 
-def _range_name(group_name: str, name: str) -> str:
-    """'layer3.1' + 'layer3.2' -> 'layer3.1-2'; 'layer3.1-2' + 'layer3.3' -> 'layer3.1-3'."""
-    m = re.fullmatch(r"(.*?)(\d+)(?:-(\d+))?", group_name)
+def _range_name(previous: str, name: str) -> str | None:
+    """'layer3.1' + 'layer3.2' -> 'layer3.1-2'; 'layer3.1-2' + 'layer3.3' -> 'layer3.1-3'; else None."""
+    m = re.fullmatch(r"(.*?)(\d+)(?:-(\d+))?", previous)
     n = re.fullmatch(r"(.*?)(\d+)", name)
-    if m and n and m.group(1) == n.group(1):
-        return f"{m.group(1)}{m.group(2)}-{n.group(2)}"
-    return group_name if group_name.endswith("…") else group_name + ", …"
+    if not (m and n) or m.group(1) != n.group(1):
+        return None
+    if int(n.group(2)) != int(m.group(3) or m.group(2)) + 1:
+        return None
+    return f"{m.group(1)}{m.group(2)}-{n.group(2)}"
 
 
 def flatten(row: LayerRow, max_depth: int | None = None) -> list[LayerRow]:

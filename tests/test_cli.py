@@ -160,3 +160,137 @@ def test_python_dash_m_and_broken_pipe(warm_cache):
     )
     assert proc.stdout.splitlines()[0].startswith("name,task,weights")
     assert "Traceback" not in proc.stderr and "BrokenPipe" not in proc.stderr
+
+
+# --- summary, params, flops ---------------------------------------------------------------------
+
+MILESTONES = ["resnet18", "alexnet", "vgg19", "resnet152", "densenet201", "inception_v3", "efficientnet_b0"]
+
+
+@pytest.mark.parametrize("name", MILESTONES)
+def test_summary_golden(warm_cache, golden, name):
+    result = run("summary", name)
+    assert result.exit_code == 0, result.stderr
+    golden(f"summary_{name}_w100.txt", result.stdout)
+
+
+def test_summary_json_schema(warm_cache):
+    result = run("summary", "resnet50", "--format", "json", "--depth", "1")
+    data = json.loads(result.stdout)
+    assert {
+        "model",
+        "weights",
+        "input_size",
+        "layers",
+        "total_params",
+        "trainable_params",
+        "macs",
+        "flops",
+    } <= set(data)
+    assert data["model"] == "resnet50" and data["weights"] == "IMAGENET1K_V2"
+    assert data["input_size"] == [1, 3, 224, 224]
+    assert data["total_params"] == warm_cache.get("resnet50").default.params
+    assert round(data["macs"] / 1e9, 3) == warm_cache.get("resnet50").default.gmacs
+    assert data["flops"] == 2 * data["macs"]
+    assert data["layers"][0] == {
+        "name": "",
+        "type": "ResNet",
+        "depth": 0,
+        "count": 1,
+        "output_shape": [1, 1000],
+        "params": data["total_params"],
+        "macs": data["macs"],
+    }
+    assert {layer["depth"] for layer in data["layers"]} == {0, 1}
+
+
+def test_summary_weights_and_collapse_options(warm_cache):
+    swag = json.loads(run("summary", "vit_b_16", "-w", "IMAGENET1K_SWAG_E2E_V1", "-f", "json").stdout)
+    assert swag["input_size"] == [1, 3, 384, 384] and swag["weights"] == "IMAGENET1K_SWAG_E2E_V1"
+    folded = json.loads(run("summary", "resnet152", "-f", "json").stdout)
+    full = json.loads(run("summary", "resnet152", "--no-collapse", "-f", "json").stdout)
+    assert len(full["layers"]) > len(folded["layers"])
+    assert any(layer["name"] == "layer3.1-35" and layer["count"] == 35 for layer in folded["layers"])
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "ssdlite320_mobilenet_v3_large",
+        "lraspp_mobilenet_v3_large",
+        "r2plus1d_18",
+        "raft_small",
+        "quantized_resnet18",
+    ],
+)
+def test_a_model_of_every_task_summarizes(warm_cache, name):
+    result = run("summary", name, "-f", "json", "-d", "1")
+    assert result.exit_code == 0, result.stderr
+    data = json.loads(result.stdout)
+    entry = warm_cache.get(name)
+    assert round(data["macs"] / 1e9, 3) == entry.default.gmacs
+    assert data["task"] == entry.task.value
+
+
+def test_params_command(warm_cache):
+    data = json.loads(run("params", "resnet50", "-f", "json").stdout)
+    assert data["total"] == 25_557_032 == warm_cache.get("resnet50").default.params
+    assert data["trainable"] + data["non_trainable"] == data["total"]
+    assert data["buffers"] > 0
+    assert data["memory_bytes"] == {
+        "fp32": 4 * data["total"],
+        "bf16": 2 * data["total"],
+        "int8": data["total"],
+    }
+    assert sum(m["params"] for m in data["modules"] if m["depth"] == 1) == data["total"]
+    assert set(data["by_type"]) == {"Conv2d", "BatchNorm2d", "Linear"}
+    table = run("params", "resnet50", "--by-type").stdout
+    assert "Conv2d" in table and "Share" in table
+
+
+def test_flops_command(warm_cache):
+    data = json.loads(run("flops", "convnext_tiny", "-f", "json").stdout)
+    assert round(data["macs"] / 1e9, 3) == warm_cache.get("convnext_tiny").default.gmacs
+    assert data["flops"] == 2 * data["macs"]
+    assert data["input_size"] == [1, 3, 224, 224]
+    assert sum(m["macs"] for m in data["modules"] if m["depth"] == 1) == data["macs"]
+    assert sum(data["by_operator"].values()) == data["macs"]
+    table = run("flops", "vit_b_16", "-i", "224").stdout
+    assert "MACs" in table and "FLOPs" in table and "17.56 G" in table
+
+
+def test_user_model_on_the_command_line(warm_cache, tmp_path):
+    path = tmp_path / "net.py"
+    path.write_text(
+        "from torch import nn\n\n"
+        "class Net(nn.Module):\n"
+        "    def __init__(self, width=4):\n"
+        "        super().__init__()\n"
+        "        self.conv = nn.Conv2d(3, width, 3)\n\n"
+        "    def forward(self, x):\n"
+        "        return self.conv(x)\n"
+    )
+    data = json.loads(run("summary", f"{path}:Net", "-k", "width=8", "-i", "10", "-f", "json").stdout)
+    assert data["total_params"] == 8 * 3 * 9 + 8
+    assert data["macs"] == 8 * 3 * 9 * 8 * 8
+    missing = run("summary", f"{path}:Net")
+    assert missing.exit_code == 2 and "--input-size" in missing.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "needle"),
+    [
+        (("summary", "resnt50"), 2, "did you mean 'resnet50'"),
+        (("summary", "resnet50", "-w", "COCO_V1"), 2, "no weights 'COCO_V1'"),
+        (("summary", "inception_v3", "-i", "64"), 2, "at least 75x75"),
+        (("summary", "resnet50", "-i", "abc"), 2, "bad --input-size 'abc'"),
+        (("summary", "vit_b_16", "-i", "256"), 1, "could not run on input 1,3,256,256"),
+        (("summary", "resnet50", "-f", "csv"), 2, "use table or json"),
+        (("summary", "missing.py:Net", "-i", "8"), 2, "model file 'missing.py' not found"),
+    ],
+)
+def test_inspection_errors_are_one_line_with_the_right_code(warm_cache, args, code, needle):
+    result = run(*args)
+    assert result.exit_code == code
+    assert needle in result.stderr
+    assert "Traceback" not in result.stderr and result.stdout == ""
