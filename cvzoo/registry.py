@@ -88,7 +88,7 @@ class BuiltModel:
 
     @property
     def weights_label(self) -> str:
-        return self.weights.label if self.weights else "(user code)"
+        return self.weights.label if self.weights else "as constructed"
 
 
 def resolve_model(name: str, catalog: Catalog | None = None) -> ModelEntry:
