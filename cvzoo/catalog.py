@@ -12,6 +12,7 @@ import contextlib
 import dataclasses
 import difflib
 import fnmatch
+import functools
 import json
 import os
 import re
@@ -256,6 +257,90 @@ def _row(entry: ModelEntry, w: WeightSet) -> ZooRow:
         file_size_mib=w.file_size_mib,
         input_size=w.input_size,
         num_categories=w.num_categories,
+    )
+
+
+# --- model cards: the family, its idea, its paper -------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Paper:
+    title: str
+    authors: str
+    year: int
+    arxiv: str
+
+
+@dataclass(frozen=True)
+class FamilyCard:
+    """What a family of models is and where it came from, in cvzoo's words (cards.json)."""
+
+    key: str  # e.g. "resnet"
+    title: str  # e.g. "ResNet"
+    year: int
+    idea: str  # the technique the family introduced, and why it mattered
+    paper: Paper
+    milestone: bool  # one of the course's milestone models
+
+
+@functools.cache
+def _cards() -> dict[str, Any]:
+    return json.loads((Path(__file__).parent / "cards.json").read_text(encoding="utf-8"))
+
+
+def family_card(model: str) -> FamilyCard | None:
+    """The card of ``model``'s family, or None for a model the cards don't cover yet."""
+    cards = _cards()
+    key = cards["models"].get(model)
+    if key is None:
+        return None
+    family = cards["families"][key]
+    return FamilyCard(
+        key=key,
+        title=family["title"],
+        year=family["year"],
+        idea=family["idea"],
+        paper=Paper(**family["paper"]),
+        milestone=family["milestone"],
+    )
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """``cvzoo info``: a model's card and all of its weight sets."""
+
+    name: str
+    task: str
+    family: str | None
+    title: str | None
+    year: int | None
+    idea: str | None
+    paper: Paper | None
+    milestone: bool
+    params: int  # the DEFAULT set's
+    gmacs: float
+    num_categories: int | None
+    default_weights: str
+    weights: tuple[WeightSet, ...]
+
+
+def model_info(catalog: Catalog, name: str) -> ModelInfo:
+    entry = catalog.get(name)
+    card = family_card(entry.name)
+    return ModelInfo(
+        name=entry.name,
+        task=entry.task.value,
+        family=card.key if card else None,
+        title=card.title if card else None,
+        year=card.year if card else None,
+        idea=card.idea if card else None,
+        paper=card.paper if card else None,
+        milestone=card.milestone if card else False,
+        params=entry.default.params,
+        gmacs=entry.default.gmacs,
+        num_categories=entry.default.num_categories,
+        default_weights=entry.default.name,
+        weights=entry.weights,
     )
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -18,6 +19,7 @@ from typer.core import TyperGroup
 from cvzoo import __version__, catalog, render
 from cvzoo.catalog import SortKey, Task
 from cvzoo.errors import CvzooError
+from cvzoo.plot import XAxis, YAxis
 from cvzoo.render import OutputFormat
 
 
@@ -80,6 +82,15 @@ def complete_model(incomplete: str) -> list[str]:
     return [n for n in cached.names() if n.startswith(incomplete.lower())]
 
 
+def complete_weights(ctx: typer.Context, incomplete: str) -> list[str]:
+    cached = catalog.cached_catalog()
+    # While completing, Typer leaves the already-typed MODEL in ctx.args rather than ctx.params.
+    model = (ctx.params or {}).get("model") or next(iter(ctx.args or []), "")
+    entry = cached.models.get(model.lower()) if cached else None
+    choices = ["DEFAULT", "none"] + ([w.name for w in entry.weights] if entry else [])
+    return [c for c in choices if c.lower().startswith(incomplete.lower())]
+
+
 def _load_catalog() -> catalog.Catalog:
     return catalog.load_catalog(
         on_build=lambda: err.status("Indexing torchvision's zoo (once per torchvision version)...")
@@ -128,7 +139,12 @@ ModelArg = Annotated[
 ]
 WeightsOpt = Annotated[
     str,
-    typer.Option("--weights", "-w", help="DEFAULT, a weight set's name (IMAGENET1K_V1), or none."),
+    typer.Option(
+        "--weights",
+        "-w",
+        help="DEFAULT, a weight set's name (IMAGENET1K_V1), or none.",
+        autocompletion=complete_weights,
+    ),
 ]
 InputOpt = Annotated[
     str | None,
@@ -236,6 +252,42 @@ def flops(
         _write(render.to_json(render.flops_json(result, rows)))
     else:
         out.print(render.flops_view(result, rows))
+
+
+# --- learning the zoo ----------------------------------------------------------------------------
+
+
+@app.command()
+def info(
+    model: Annotated[str, typer.Argument(help="A torchvision model.", autocompletion=complete_model)],
+    fmt: InspectFormat = OutputFormat.table,
+) -> None:
+    """The model card: family, idea, paper, and every weight set with its metrics."""
+    _only_table_or_json(fmt)
+    result = catalog.model_info(_load_catalog(), model)
+    if fmt is OutputFormat.json:
+        _write(render.to_json(result))
+    else:
+        out.print(render.info_view(result))
+
+
+@app.command()
+def plot(
+    patterns: Annotated[list[str] | None, typer.Argument(help="Globs or substrings of model names.")] = None,
+    out: Annotated[
+        Path, typer.Option("--out", "-o", help="The picture to write: .png, .svg or .pdf.")
+    ] = Path("zoo.png"),
+    x: Annotated[XAxis, typer.Option("--x", help="Cost on the (log) x axis.")] = XAxis.gmacs,
+    y: Annotated[YAxis, typer.Option("--y", help="Accuracy on the y axis.")] = YAxis.acc1,
+    task: Annotated[Task, typer.Option("--task", "-t", help="Which models.")] = Task.classification,
+) -> None:
+    """Published accuracy against cost, the Pareto front drawn and the milestones marked."""
+    from cvzoo import plot as plotting
+
+    points = plotting.plot_points(_load_catalog(), patterns or (), task, x, y)
+    title = f"torchvision {task.value} models: {y.value} against {x.value} (DEFAULT weights)"
+    plotting.write_plot(points, out, x, y, title)
+    err.print(f"wrote {out} ({len(points)} models, {sum(p.pareto for p in points)} on the Pareto front)")
 
 
 def _write(text: str) -> None:

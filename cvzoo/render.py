@@ -447,3 +447,69 @@ def flops_json(stats: Any, rows: Sequence[Any]) -> dict[str, Any]:
         "by_operator": stats.macs_by_op,
         "notes": stats.notes,
     }
+
+
+# --- model cards -------------------------------------------------------------------------------
+
+
+def transforms_text(t: dict[str, Any]) -> str:
+    """The preprocessing in one line: 'resize 232 bilinear, crop 224'."""
+    parts = []
+    if t.get("resize_size"):
+        parts.append(f"resize {human_size(t['resize_size'] * (2 if len(t['resize_size']) == 1 else 1))}")
+    if t.get("interpolation") and parts:
+        parts[-1] += f" {t['interpolation']}"
+    if t.get("crop_size"):
+        parts.append(f"crop {human_size(t['crop_size'] * (2 if len(t['crop_size']) == 1 else 1))}")
+    return ", ".join(parts) or t.get("class", "-")
+
+
+def info_view(info: Any) -> Group:
+    """``cvzoo info``: the card, then every weight set with its metrics and preprocessing."""
+    heading = Text(info.name, style="bold")
+    heading.append(f"  {info.title} ({info.year}) · {info.task}" if info.title else f"  {info.task}")
+    if info.milestone:
+        heading.append("  · milestone", style="bold cyan")
+    parts: list[Any] = [heading]
+    if info.idea:
+        parts += [Text(""), Text(info.idea)]
+    facts = []
+    if info.paper:
+        p = info.paper
+        facts.append(("Paper", f"{p.title}. {p.authors}, {p.year}. {p.arxiv}"))
+    facts += [
+        ("Size", f"{human_count(info.params)} params, {human_float(info.gmacs)} GMACs (DEFAULT weights)"),
+        ("Categories", str(info.num_categories) if info.num_categories else "-"),
+    ]
+    parts += [Text(""), _facts_table(facts), Text("")]
+    columns = [
+        Column("Weights", lambda w: w.name + (" *" if w.is_default else ""), "left"),
+        Column("Acc@1", lambda w: _pct(w.acc1)),
+        Column("Acc@5", lambda w: _pct(w.acc5)),
+        Column("Metric", lambda w: metric_text(w.metrics), "left"),
+        Column("GMACs", lambda w: human_float(w.gmacs)),
+        Column("MiB", lambda w: f"{w.file_size_mib:,.1f}"),
+        Column("Input", lambda w: human_size(w.input_size)),
+        Column("Preprocessing", lambda w: transforms_text(w.transforms), "left"),
+    ]
+    columns = [c for c in columns if any(c.cell(w) != "-" for w in info.weights)]
+    sets = Table(box=None, pad_edge=False, padding=(0, 2, 0, 0), header_style="bold")
+    for c in columns:
+        sets.add_column(c.header, justify=c.justify, no_wrap=c.header != "Preprocessing", overflow="fold")
+    for w in info.weights:
+        sets.add_row(*(Text(c.cell(w)) for c in columns))
+    parts.append(sets)
+    notes = []
+    normalizations = {
+        (tuple(w.transforms.get("mean", ())), tuple(w.transforms.get("std", ()))) for w in info.weights
+    }
+    for mean, std in normalizations:
+        if mean:
+            notes.append(f"normalize: mean {list(mean)}, std {list(std)}")
+    for w in info.weights:
+        line = f"{w.name}: recipe {w.recipe}"
+        if w.license:
+            line += f"; license {w.license}"
+        notes.append(line)
+    parts += [Text("* DEFAULT", style="dim")] + [Text(n, style="dim") for n in notes]
+    return Group(*parts)
