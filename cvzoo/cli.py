@@ -7,8 +7,10 @@ Torch is imported only by the commands that build a model, never for ``list`` or
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -19,6 +21,7 @@ from typer.core import TyperGroup
 from cvzoo import __version__, catalog, render
 from cvzoo.catalog import SortKey, Task
 from cvzoo.errors import CvzooError
+from cvzoo.infer import Precision
 from cvzoo.plot import XAxis, YAxis
 from cvzoo.render import OutputFormat
 
@@ -252,6 +255,104 @@ def flops(
         _write(render.to_json(render.flops_json(result, rows)))
     else:
         out.print(render.flops_view(result, rows))
+
+
+# --- trying a model ------------------------------------------------------------------------------
+
+
+@app.command()
+def infer(
+    model: ModelArg,
+    inputs: Annotated[
+        list[str], typer.Argument(help="Image files, directories, globs, http(s) URLs, or - for stdin.")
+    ],
+    top_k: Annotated[int, typer.Option("--top-k", "-k", min=1, help="How many classes per image.")] = 5,
+    weights: WeightsOpt = "DEFAULT",
+    device: Annotated[str | None, typer.Option("--device", help="cpu, cuda, cuda:N or mps.")] = None,
+    batch_size: Annotated[
+        int, typer.Option("--batch-size", "-b", min=1, help="Images per forward pass.")
+    ] = 16,
+    precision: Annotated[Precision, typer.Option("--precision", help="Number format.")] = Precision.fp32,
+    recursive: Annotated[
+        bool, typer.Option("--recursive", "-r", help="Descend into subdirectories.")
+    ] = False,
+    fmt: Annotated[
+        OutputFormat, typer.Option("--format", "-f", help="table, json or csv.")
+    ] = OutputFormat.table,
+) -> None:
+    """Top-k ImageNet classes for your images, with pretrained weights."""
+    from cvzoo import images, registry
+    from cvzoo import infer as inference
+
+    if fmt is OutputFormat.markdown:
+        raise typer.BadParameter("use table, json or csv", param_hint="'--format'")
+    sources = images.gather(inputs, recursive)
+    built = registry.build(
+        model, weights, catalog=None if registry.USER_MODEL.match(model) else _load_catalog()
+    )
+    inference.check_task(built)
+    target = registry.detect_device(device)
+    if built.task is Task.quantized and target.type != "cpu":
+        if device:
+            raise typer.BadParameter("quantized models run on the CPU", param_hint="'--device'")
+        target = registry.detect_device("cpu")
+    note = inference.weights_note(built)
+    if note:
+        err.print(f"[yellow]warning:[/] {note}", highlight=False)
+    with _download_progress(built) as on_download:
+        loaded = registry.load_pretrained(built, target, on_download)
+    with _image_progress(len(sources)) as on_image:
+        results = inference.predict(built, loaded, sources, top_k, batch_size, precision, target, on_image)
+    if fmt is OutputFormat.json:
+        _write(render.to_json(render.predictions_json(results)))
+    elif fmt is OutputFormat.csv:
+        _write(render.predictions_csv(results))
+    else:
+        out.print(render.predictions_view(results))
+    failed = [r for r in results if r.error]
+    if failed:
+        for r in failed:
+            err.print(f"[bold red]error:[/] {r.image}: {r.error}", highlight=False, soft_wrap=True)
+        err.print(f"{len(failed)} of {len(results)} inputs failed", highlight=False)
+        raise typer.Exit(1)
+
+
+@contextlib.contextmanager
+def _download_progress(built: Any) -> Iterator[Any]:
+    """A download bar on stderr if the weights must be fetched; yields the update callback."""
+    from cvzoo import registry
+
+    pretrained = built.pretrained
+    if pretrained is None or registry.cached_weights_path(pretrained).is_file() or not err.is_terminal:
+        yield None
+        return
+    from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn, TransferSpeedColumn
+
+    columns = (
+        "{task.description}",
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=err, transient=True) as progress:
+        task = progress.add_task(f"downloading {pretrained.qualname}", total=None)
+        yield lambda done, total: progress.update(task, completed=done, total=total)
+
+
+@contextlib.contextmanager
+def _image_progress(total: int) -> Iterator[Any]:
+    """A progress bar on stderr for more than a handful of images; yields the update callback."""
+    if total <= 8 or not err.is_terminal:
+        yield None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    with Progress(
+        "images", BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err, transient=True
+    ) as p:
+        task = p.add_task("images", total=total)
+        yield lambda done: p.update(task, completed=done)
 
 
 # --- learning the zoo ----------------------------------------------------------------------------

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cvzoo.catalog import Catalog, ModelEntry, Task, WeightSet, load_catalog
-from cvzoo.errors import BuildError, CvzooError, UnknownWeights, UsageError, UserCodeError
+from cvzoo.errors import BuildError, CvzooError, UnknownWeights, UsageError, UserCodeError, WeightsUnavailable
 
 if TYPE_CHECKING:
     import torch
@@ -207,6 +207,248 @@ def _on_meta(make: Callable[[], Any]) -> Any:
         except Exception as exc:  # the next strategy may succeed where this one could not
             errors.append(exc)
     raise errors[0]
+
+
+# --- real weights -------------------------------------------------------------------------------
+
+MIRROR_ENV = "CVZOO_WEIGHTS_MIRROR"  # a base URL serving torchvision's files, for air-gapped sites
+
+
+def checkpoint_dir() -> Path:
+    """torchvision's own weights cache: ``$TORCH_HOME/hub/checkpoints``."""
+    import torch
+
+    return Path(torch.hub.get_dir()) / "checkpoints"
+
+
+def cached_weights_path(weight_set: WeightSet) -> Path:
+    return checkpoint_dir() / weight_set.url.rsplit("/", 1)[-1]
+
+
+def fetch_weights(weight_set: WeightSet, progress: Callable[[int, int | None], None] | None = None) -> Path:
+    """The weights file in torchvision's cache, downloading it first if it is missing.
+
+    The download goes to a temporary file beside the cache entry, is checked against the hash
+    prefix in the file's name (as torchvision does), and is renamed into place only when whole.
+
+    Raises:
+        WeightsUnavailable: offline or failed, with the URL and the folder to put the file in.
+    """
+    import hashlib
+    import os
+    import tempfile
+    import urllib.error
+    import urllib.request
+
+    path = cached_weights_path(weight_set)
+    if path.is_file():
+        return path
+    mirror = os.environ.get(MIRROR_ENV)
+    url = f"{mirror.rstrip('/')}/{path.name}" if mirror else weight_set.url
+    fix = f"download {weight_set.url} and put it in {path.parent}/"
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with urllib.request.urlopen(url, timeout=30) as response:
+            total = int(response.headers.get("Content-Length") or 0) or None
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+            digest = hashlib.sha256()
+            done = 0
+            try:
+                with os.fdopen(fd, "wb") as out:
+                    while chunk := response.read(1 << 20):
+                        out.write(chunk)
+                        digest.update(chunk)
+                        done += len(chunk)
+                        if progress:
+                            progress(done, total)
+                expected = re.search(r"-([a-f0-9]{6,})\.", path.name)
+                if expected and not digest.hexdigest().startswith(expected.group(1)):
+                    raise WeightsUnavailable(f"the download of {url} is corrupt (hash mismatch); {fix}")
+                os.replace(tmp, path)
+            finally:
+                if os.path.exists(tmp):
+                    os.unlink(tmp)
+    except WeightsUnavailable:
+        raise
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise WeightsUnavailable(
+            f"weights {weight_set.qualname} are not in the cache and could not be downloaded"
+            f" ({reason}); {fix}"
+        ) from None
+    return path
+
+
+def load_pretrained(
+    built: BuiltModel, device: Any = "cpu", on_download: Callable[[int, int | None], None] | None = None
+) -> nn.Module:
+    """Put real weights into ``built``'s model and move it to ``device``.
+
+    torchvision sets come from its cache (downloaded when missing) and go through the builder's
+    own loading code, so its key renaming and head pruning apply; a checkpoint file is loaded
+    with ``weights_only=True``. Tensors are memory-mapped and assigned, not copied.
+    ``on_download(bytes_done, bytes_total)`` follows a download, if one is needed.
+    """
+    assert built.entry is not None and built.weights is not None
+    choice = built.weights
+    if choice.kind is WeightsKind.random:
+        model = _build_with_init(built.entry, None)
+    elif choice.kind is WeightsKind.checkpoint:
+        model = build_on_meta(built.entry, choice.weight_set)
+        _assign(model, read_checkpoint(choice.path), str(choice.path))
+    elif built.entry.task is Task.quantized:
+        model = _load_quantized(built.entry, choice.weight_set, on_download)
+    else:
+        path = fetch_weights(choice.weight_set, on_download)
+        model = _build_from_file(built.entry, choice.weight_set, path)
+    return model.to(device).eval()
+
+
+def read_checkpoint(path: Path) -> dict[str, Any]:
+    """A state dict from ``path`` (.pth/.pt/.bin/.ckpt, or .safetensors), never running pickled code.
+
+    A dict holding the state dict under ``state_dict`` or ``model`` is unwrapped, and a
+    ``module.`` prefix (DataParallel) is removed.
+    """
+    import pickle
+
+    import torch
+
+    try:
+        if path.suffix == ".safetensors":
+            try:
+                from safetensors.torch import load_file
+            except ImportError:
+                raise WeightsUnavailable(f"'{path}' is .safetensors: pip install safetensors") from None
+            data: Any = load_file(str(path))
+        else:
+            try:
+                data = torch.load(path, map_location="cpu", mmap=True, weights_only=True)
+            except RuntimeError as exc:
+                if "mmap" not in str(exc):
+                    raise
+                with warnings.catch_warnings():  # torch's note about the protocol is not for the user
+                    warnings.simplefilter("ignore", UserWarning)
+                    data = torch.load(path, map_location="cpu", weights_only=True)  # the legacy format
+    except pickle.UnpicklingError as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else "unsafe pickle"
+        raise WeightsUnavailable(
+            f"refused to load '{path}': it needs arbitrary code to unpickle ({first[:120]}); "
+            "save a plain state dict with torch.save(model.state_dict(), path)"
+        ) from None
+    except WeightsUnavailable:
+        raise
+    except Exception as exc:
+        raise WeightsUnavailable(
+            f"cannot read checkpoint '{path}': {str(exc).splitlines()[0][:200]}"
+        ) from None
+    for key in ("state_dict", "model"):
+        if isinstance(data, dict) and isinstance(data.get(key), dict):
+            data = data[key]
+    if not isinstance(data, dict) or not all(isinstance(v, torch.Tensor) for v in data.values()):
+        raise WeightsUnavailable(f"'{path}' holds no state dict (a dict of tensor names to tensors)")
+    if data and all(k.startswith("module.") for k in data):
+        data = {k[len("module.") :]: v for k, v in data.items()}
+    return data
+
+
+def _assign(model: nn.Module, state: dict[str, Any], source: str) -> None:
+    """Load ``state`` into a meta ``model`` by assignment, or explain why it does not fit."""
+    expected = model.state_dict()
+    missing = [k for k in expected if k not in state]
+    unexpected = [k for k in state if k not in expected]
+    misshaped = [
+        f"{k} (checkpoint {list(state[k].shape)}, model {list(v.shape)})"
+        for k, v in expected.items()
+        if k in state and tuple(state[k].shape) != tuple(v.shape)
+    ]
+    if missing or unexpected or misshaped:
+        parts = []
+        for label, keys in (("missing", missing), ("unexpected", unexpected), ("mis-shaped", misshaped)):
+            if keys:
+                parts.append(f"{len(keys)} {label} ({', '.join(keys[:3])}{', ...' if len(keys) > 3 else ''})")
+        raise WeightsUnavailable(f"'{source}' does not fit this architecture: {'; '.join(parts)}")
+    model.load_state_dict(state, assign=True)
+    _check_materialized(model, source)
+
+
+def _build_from_file(entry: ModelEntry, weight_set: WeightSet, path: Path) -> nn.Module:
+    """The builder's own loading path, fed the memory-mapped file and assigning its tensors."""
+    import torch
+    from torch import nn
+    from torchvision.models import get_model_builder, get_model_weights
+    from torchvision.models._api import WeightsEnum
+
+    original_get, original_load = WeightsEnum.get_state_dict, nn.Module.load_state_dict
+    try:  # read outside the meta context below, which would otherwise claim the new tensors
+        state = torch.load(path, map_location="cpu", mmap=True, weights_only=True)
+    except Exception as exc:
+        raise WeightsUnavailable(
+            f"cannot read '{path}' ({str(exc).splitlines()[0][:160]}); delete it and retry"
+        ) from None
+
+    def get_state_dict(self: Any, *args: Any, **kwargs: Any) -> dict:
+        return state
+
+    loads: list[tuple[nn.Module, Any]] = []
+
+    def load_state_dict(self: nn.Module, state_dict: Any, *args: Any, **kwargs: Any) -> Any:
+        loads.append((self, state_dict))  # applied after the meta build: see below
+        return nn.modules.module._IncompatibleKeys([], [])
+
+    WeightsEnum.get_state_dict, nn.Module.load_state_dict = get_state_dict, load_state_dict
+    try:
+        weights = get_model_weights(entry.name)[weight_set.name]
+        model = _on_meta(lambda: get_model_builder(entry.name)(weights=weights))
+    except Exception as exc:
+        raise WeightsUnavailable(f"cannot load {weight_set.qualname} from '{path}': {exc}") from None
+    finally:
+        WeightsEnum.get_state_dict, nn.Module.load_state_dict = original_get, original_load
+    # Assigned outside the build, where no meta strategy can claim the tensors. Not strict: a
+    # builder may prune a head after loading (googlenet's aux classifiers), leaving its keys over;
+    # anything still missing is caught by the check below.
+    for module, state_dict in loads:
+        original_load(module, state_dict, strict=False, assign=True)
+    _check_materialized(model, str(path))
+    return model
+
+
+def _build_with_init(entry: ModelEntry, weight_set: WeightSet | None) -> nn.Module:
+    """The builder's own random initialisation (``--weights none``), on the CPU."""
+    from torchvision.models import get_model_builder
+
+    kwargs: dict[str, Any] = {"weights": None}
+    if "weights_backbone" in inspect.signature(get_model_builder(entry.name)).parameters:
+        kwargs["weights_backbone"] = None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", (FutureWarning, UserWarning))
+        return get_model_builder(entry.name)(**kwargs)
+
+
+def _load_quantized(
+    entry: ModelEntry, weight_set: WeightSet, on_download: Callable[[int, int | None], None] | None
+) -> nn.Module:
+    """A real quantized model: its builder calibrates on the CPU, then loads from the cache."""
+    import torch
+    from torchvision.models import get_model_builder, get_model_weights
+
+    fetch_weights(
+        weight_set, on_download
+    )  # the builder finds it in torchvision's cache and downloads nothing
+    if weight_set.backend and weight_set.backend in torch.backends.quantized.supported_engines:
+        torch.backends.quantized.engine = weight_set.backend
+    weights = get_model_weights(entry.name)[weight_set.name]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return get_model_builder(entry.name)(weights=weights, quantize=True)
+
+
+def _check_materialized(model: nn.Module, source: str) -> None:
+    left = [n for n, t in [*model.named_parameters(), *model.named_buffers()] if t.device.type == "meta"]
+    if left:
+        raise WeightsUnavailable(
+            f"'{source}' left {len(left)} tensors without values ({', '.join(left[:3])})"
+        )
 
 
 # --- a user's own model ------------------------------------------------------------------------

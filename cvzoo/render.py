@@ -513,3 +513,46 @@ def info_view(info: Any) -> Group:
         notes.append(line)
     parts += [Text("* DEFAULT", style="dim")] + [Text(n, style="dim") for n in notes]
     return Group(*parts)
+
+
+# --- predictions -------------------------------------------------------------------------------
+
+
+def predictions_view(results: Sequence[Any], bar_width: int = 24) -> Group:
+    """``cvzoo infer``: per image, its top-k with probability bars, or its error."""
+    parts: list[Any] = []
+    for n, result in enumerate(results):
+        if n:
+            parts.append(Text(""))
+        parts.append(Text(result.image, style="bold"))
+        if result.error is not None:
+            parts.append(Text(f"error: {result.error}", style="red"))
+            continue
+        table = Table(box=None, pad_edge=False, padding=(0, 2, 0, 0), header_style="bold")
+        table.add_column("#", justify="right")
+        table.add_column("Label", overflow="fold")
+        table.add_column("Prob", justify="right", no_wrap=True)
+        table.add_column("", no_wrap=True)
+        for rank, p in enumerate(result.predictions, 1):
+            filled = round(p.probability * bar_width)
+            table.add_row(str(rank), p.label, f"{100 * p.probability:.2f}%", Text("█" * filled, style="cyan"))
+        parts.append(table)
+    return Group(*parts)
+
+
+def predictions_json(results: Sequence[Any]) -> list[dict[str, Any]]:
+    """An array in input order: ``{"image", "predictions": [...]}`` or ``{"image", "error"}``."""
+    return [{k: v for k, v in to_jsonable(r).items() if v is not None} for r in results]
+
+
+def predictions_csv(results: Sequence[Any]) -> str:
+    """One line per prediction (or per failed image): image, rank, index, label, probability, error."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["image", "rank", "index", "label", "probability", "error"])
+    for r in results:
+        if r.error is not None:
+            writer.writerow([r.image, "", "", "", "", r.error])
+        for rank, p in enumerate(r.predictions or [], 1):
+            writer.writerow([r.image, rank, p.index, p.label, f"{p.probability:.6f}", ""])
+    return buffer.getvalue()

@@ -68,3 +68,48 @@ def golden(request: pytest.FixtureRequest):
         assert text == path.read_text(encoding="utf-8"), f"output differs from tests/golden/{name}"
 
     return check
+
+
+def plant_weights(name: str, weights_name: str = "DEFAULT", seed: int = 0, spread: float = 3.0):
+    """Write a random-init state dict where torchvision's cache looks for ``name``'s weights.
+
+    The state dict has exactly the keys (and metadata) the builder loads, aux heads included,
+    from a real CPU build with the builder's own initialisation. The classifier is rescaled so
+    that the logits of a random image have a standard deviation of ``spread``: the top classes
+    are then well apart, and a ranking test cannot pass on ties. Returns the path written.
+    """
+    from pathlib import Path
+
+    import torch
+    from torch import nn
+    from torchvision.models import get_model_builder, get_model_weights
+    from torchvision.models._api import WeightsEnum
+
+    enum = get_model_weights(name)
+    weights = enum.DEFAULT if weights_name == "DEFAULT" else enum[weights_name]
+    if "unquantized" in weights.meta:
+        raise ValueError("plant the float twin's weights for quantized models")
+    captured = []
+    original_get, original_load = WeightsEnum.get_state_dict, nn.Module.load_state_dict
+    WeightsEnum.get_state_dict = lambda self, *a, **k: {}
+    nn.Module.load_state_dict = lambda self, sd, *a, **k: captured.append((self, self.state_dict()))
+    try:
+        torch.manual_seed(seed)
+        get_model_builder(name)(weights=weights)
+    finally:
+        WeightsEnum.get_state_dict, nn.Module.load_state_dict = original_get, original_load
+    model, state = captured[0]  # the state as loading sees it, before any head is pruned
+    model.eval()
+    head = [m for m in model.modules() if isinstance(m, (nn.Linear, nn.Conv2d))][-1]
+    with torch.no_grad():
+        logits = model(torch.rand(2, 3, *weights.transforms().crop_size * 2)[..., :224, :224])
+        logits = logits[0] if isinstance(logits, tuple) else logits
+        std = float(logits.std())
+        if std > 0:
+            head.weight.mul_(spread / std)
+            if head.bias is not None:
+                head.bias.mul_(spread / std)
+    path = Path(torch.hub.get_dir()) / "checkpoints" / weights.url.rsplit("/", 1)[-1]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(state, path)
+    return path
