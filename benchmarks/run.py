@@ -14,7 +14,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+import infer  # noqa: E402
 import startup  # noqa: E402
+import summary  # noqa: E402
 from _common import machine  # noqa: E402
 
 HERE = Path(__file__).parent
@@ -25,7 +27,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="Fewer repetitions, for a smoke run.")
     args = parser.parse_args()
     runs = 3 if args.quick else 9
-    sections = [startup.run(runs)]
+    sections = [startup.run(runs), summary.run(min(runs, 3)), infer.run(1)]
     text = "\n".join(
         [
             "# Benchmark results",

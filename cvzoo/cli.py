@@ -296,9 +296,9 @@ def infer(
         if device:
             raise typer.BadParameter("quantized models run on the CPU", param_hint="'--device'")
         target = registry.detect_device("cpu")
-    note = inference.weights_note(built)
-    if note:
-        err.print(f"[yellow]warning:[/] {note}", highlight=False)
+    for note in (inference.weights_note(built), inference.precision_note(target, precision)):
+        if note:
+            err.print(f"[yellow]warning:[/] {note}", highlight=False)
     with _download_progress(built) as on_download:
         loaded = registry.load_pretrained(built, target, on_download)
     with _image_progress(len(sources)) as on_image:

@@ -438,9 +438,15 @@ def _load_quantized(
     if weight_set.backend and weight_set.backend in torch.backends.quantized.supported_engines:
         torch.backends.quantized.engine = weight_set.backend
     weights = get_model_weights(entry.name)[weight_set.name]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return get_model_builder(entry.name)(weights=weights, quantize=True)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return get_model_builder(entry.name)(weights=weights, quantize=True)
+    except Exception as exc:
+        first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+        raise WeightsUnavailable(
+            f"cannot load {weight_set.qualname} from '{cached_weights_path(weight_set)}': {first}"
+        ) from None
 
 
 def _check_materialized(model: nn.Module, source: str) -> None:

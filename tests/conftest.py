@@ -87,19 +87,27 @@ def plant_weights(name: str, weights_name: str = "DEFAULT", seed: int = 0, sprea
 
     enum = get_model_weights(name)
     weights = enum.DEFAULT if weights_name == "DEFAULT" else enum[weights_name]
-    if "unquantized" in weights.meta:
-        raise ValueError("plant the float twin's weights for quantized models")
+    quantized = "unquantized" in weights.meta  # built and calibrated as the builder does, then saved
     captured = []
     original_get, original_load = WeightsEnum.get_state_dict, nn.Module.load_state_dict
     WeightsEnum.get_state_dict = lambda self, *a, **k: {}
     nn.Module.load_state_dict = lambda self, sd, *a, **k: captured.append((self, self.state_dict()))
     try:
         torch.manual_seed(seed)
-        get_model_builder(name)(weights=weights)
+        if quantized:
+            torch.backends.quantized.engine = weights.meta["backend"]
+            get_model_builder(name)(weights=weights, quantize=True)
+        else:
+            get_model_builder(name)(weights=weights)
     finally:
         WeightsEnum.get_state_dict, nn.Module.load_state_dict = original_get, original_load
     model, state = captured[0]  # the state as loading sees it, before any head is pruned
     model.eval()
+    if quantized:
+        path = Path(torch.hub.get_dir()) / "checkpoints" / weights.url.rsplit("/", 1)[-1]
+        path.parent.mkdir(parents=True, exist_ok=True)
+        torch.save(state, path)
+        return path
     head = [m for m in model.modules() if isinstance(m, (nn.Linear, nn.Conv2d))][-1]
     with torch.no_grad():
         logits = model(torch.rand(2, 3, *weights.transforms().crop_size * 2)[..., :224, :224])

@@ -330,3 +330,19 @@ def test_bf16_precision_runs(warm_cache, photos):
     )
     assert result.exit_code == 0, result.stderr
     assert json.loads(result.stdout)[0]["predictions"][0]["probability"] > 0
+
+
+def test_quantized_models_predict_on_the_cpu(warm_cache, photos):
+    plant_weights("quantized_resnet18")
+    result = run("infer", "quantized_resnet18", str(photos[0]), "-f", "json", "-k", "3")
+    assert result.exit_code == 0, result.stderr
+    predictions = json.loads(result.stdout)[0]["predictions"]
+    assert len(predictions) == 3 and all(0 <= p["probability"] <= 1 for p in predictions)
+    assert "quantized" in run("infer", "quantized_resnet18", str(photos[0]), "--precision", "bf16").stderr
+
+
+def test_a_broken_cached_file_is_an_error_not_a_traceback(warm_cache, photos):
+    path = plant_weights("squeezenet1_1")
+    path.write_bytes(b"garbage")
+    result = run("infer", "squeezenet1_1", str(photos[0]))
+    assert result.exit_code == 1 and "Traceback" not in result.stderr and str(path) in result.stderr
