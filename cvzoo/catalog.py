@@ -344,6 +344,49 @@ def model_info(catalog: Catalog, name: str) -> ModelInfo:
     )
 
 
+@dataclass(frozen=True)
+class CompareRow:
+    """One model in ``cvzoo compare``: its DEFAULT weights' figures, and its speed if measured."""
+
+    name: str
+    task: str
+    family: str | None
+    year: int | None
+    params: int
+    gmacs: float
+    acc1: float | None
+    acc5: float | None
+    metrics: dict[str, dict[str, float | None]]
+    file_size_mib: float
+    input_size: list[int] | None
+    latency_ms: float | None = None  # p50 of one batch, with --bench
+    throughput: float | None = None  # images per second, with --bench
+
+
+def compare_rows(catalog: Catalog, names: Iterable[str]) -> list[CompareRow]:
+    """The models side by side, in the order given; an unknown name raises UnknownModel."""
+    rows = []
+    for name in names:
+        entry = catalog.get(name)
+        w, card = entry.default, family_card(entry.name)
+        rows.append(
+            CompareRow(
+                name=entry.name,
+                task=entry.task.value,
+                family=card.title if card else None,
+                year=card.year if card else None,
+                params=w.params,
+                gmacs=w.gmacs,
+                acc1=w.acc1,
+                acc5=w.acc5,
+                metrics=w.metrics,
+                file_size_mib=w.file_size_mib,
+                input_size=w.input_size,
+            )
+        )
+    return rows
+
+
 # --- the on-disk cache -------------------------------------------------------------------------
 
 

@@ -355,6 +355,123 @@ def _image_progress(total: int) -> Iterator[Any]:
         yield lambda done: p.update(task, completed=done)
 
 
+# --- speed ---------------------------------------------------------------------------------------
+
+
+@app.command()
+def bench(
+    models: Annotated[list[str], typer.Argument(help="Models to time.", autocompletion=complete_model)],
+    batch_size: Annotated[
+        str, typer.Option("--batch-size", "-b", help="Comma-separated batch sizes.")
+    ] = "1,8,32",
+    device: Annotated[str | None, typer.Option("--device", help="cpu, cuda, cuda:N or mps.")] = None,
+    precision: Annotated[Precision, typer.Option("--precision", help="Number format.")] = Precision.fp32,
+    channels_last: Annotated[
+        bool,
+        typer.Option("--channels-last/--no-channels-last", help="Channels-last memory, BatchNorm folded."),
+    ] = True,
+    compile: Annotated[bool, typer.Option("--compile", help="torch.compile the model first.")] = False,
+    warmup: Annotated[int, typer.Option("--warmup", min=0, help="Untimed iterations first.")] = 3,
+    iters: Annotated[int, typer.Option("--iters", min=1, help="Timed iterations per batch size.")] = 10,
+    weights: Annotated[
+        str | None,
+        typer.Option("--weights", "-w", help="Load these weights (may download); default: random init."),
+    ] = None,
+    fmt: Annotated[
+        OutputFormat, typer.Option("--format", "-f", help="table, json or csv.")
+    ] = OutputFormat.table,
+) -> None:
+    """Latency, throughput and peak memory on synthetic input, per batch size."""
+    from cvzoo import bench as benchmark
+    from cvzoo import registry
+
+    if fmt is OutputFormat.markdown:
+        raise typer.BadParameter("use table, json or csv", param_hint="'--format'")
+    sizes = benchmark.parse_batch_sizes(batch_size)
+    target = registry.detect_device(device)
+    zoo = _load_catalog()
+    builds = [registry.build(m, weights or "DEFAULT", catalog=zoo) for m in models]
+    rows = []
+    with _step_progress(len(builds) * len(sizes) * (warmup + iters), "timing") as on_step:
+        for built in builds:
+            rows += benchmark.bench_model(
+                built,
+                target,
+                sizes,
+                precision,
+                channels_last,
+                compile,
+                warmup,
+                iters,
+                weights is not None,
+                on_step,
+            )
+    if fmt is OutputFormat.json:
+        _write(render.to_json(rows))
+    elif fmt is OutputFormat.csv:
+        _write(render.bench_csv(rows))
+    else:
+        out.print(render.bench_table(rows))
+    if any(r.status != "ok" for r in rows):
+        raise typer.Exit(1)
+
+
+@app.command()
+def compare(
+    models: Annotated[list[str], typer.Argument(help="Two or more models.", autocompletion=complete_model)],
+    with_bench: Annotated[bool, typer.Option("--bench", help="Add measured latency and throughput.")] = False,
+    device: Annotated[
+        str | None, typer.Option("--device", help="For --bench: cpu, cuda, cuda:N or mps.")
+    ] = None,
+    batch_size: Annotated[int, typer.Option("--batch-size", "-b", min=1, help="For --bench.")] = 1,
+    fmt: Annotated[
+        OutputFormat, typer.Option("--format", "-f", help="table, json or csv.")
+    ] = OutputFormat.table,
+) -> None:
+    """Models side by side: size, cost, published accuracy, and speed with --bench."""
+    import dataclasses
+
+    if fmt is OutputFormat.markdown:
+        raise typer.BadParameter("use table, json or csv", param_hint="'--format'")
+    zoo = _load_catalog()
+    rows = catalog.compare_rows(zoo, models)
+    if with_bench:
+        from cvzoo import bench as benchmark
+        from cvzoo import registry
+
+        target = registry.detect_device(device)
+        with _step_progress(len(rows) * 13, "timing") as on_step:
+            for i, row in enumerate(rows):
+                timed = benchmark.bench_model(
+                    registry.build(row.name, catalog=zoo), target, [batch_size], on_step=on_step
+                )
+                if timed[0].status == "ok":
+                    rows[i] = dataclasses.replace(
+                        row, latency_ms=timed[0].latency_ms.p50, throughput=timed[0].throughput
+                    )
+    if fmt is OutputFormat.json:
+        _write(render.to_json(rows))
+    elif fmt is OutputFormat.csv:
+        _write(render.to_csv(rows))
+    else:
+        out.print(render.compare_table(rows))
+
+
+@contextlib.contextmanager
+def _step_progress(total: int, label: str) -> Iterator[Any]:
+    """A progress bar on stderr, in a terminal; yields the per-step callback."""
+    if not err.is_terminal:
+        yield None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    with Progress(
+        label, BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err, transient=True
+    ) as p:
+        task = p.add_task(label, total=total)
+        yield lambda: p.advance(task)
+
+
 # --- learning the zoo ----------------------------------------------------------------------------
 
 

@@ -556,3 +556,75 @@ def predictions_csv(results: Sequence[Any]) -> str:
         for rank, p in enumerate(r.predictions or [], 1):
             writer.writerow([r.image, rank, p.index, p.label, f"{p.probability:.6f}", ""])
     return buffer.getvalue()
+
+
+# --- speed ---------------------------------------------------------------------------------------
+
+
+def bench_table(rows: Sequence[Any]) -> Table:
+    """``cvzoo bench``: a row per model and batch size."""
+    columns = [
+        Column("Model", lambda r: r.model, "left"),
+        Column("Batch", lambda r: str(r.batch_size)),
+        Column("p50 ms", lambda r: f"{r.latency_ms.p50:,.2f}" if r.latency_ms else "-"),
+        Column("p90 ms", lambda r: f"{r.latency_ms.p90:,.2f}" if r.latency_ms else "-"),
+        Column("p99 ms", lambda r: f"{r.latency_ms.p99:,.2f}" if r.latency_ms else "-"),
+        Column("img/s", lambda r: f"{r.throughput:,.1f}" if r.throughput else "-"),
+        Column("GMAC/s", lambda r: f"{r.gmacs_per_s:,.0f}" if r.gmacs_per_s else "-"),
+        Column("Peak mem", lambda r: human_bytes(r.peak_memory_bytes) if r.peak_memory_bytes else "-"),
+        Column("Status", lambda r: r.status if not r.error else f"{r.status}: {r.error}", "left"),
+    ]
+    table = records_table(rows, columns)
+    if rows:
+        first = rows[0]
+        flags = [first.device, first.precision]
+        flags += ["channels_last"] if first.channels_last else []
+        flags += ["torch.compile"] if first.compiled else []
+        kinds = {r.memory_kind for r in rows if r.memory_kind}
+        table.caption = " · ".join(flags) + (f" · peak mem = {', '.join(sorted(kinds))}" if kinds else "")
+    return table
+
+
+def bench_csv(rows: Sequence[Any]) -> str:
+    flat = []
+    for r in rows:
+        record = to_jsonable(r)
+        latency = record.pop("latency_ms") or {}
+        flat.append({**record, **{f"latency_{k}_ms": v for k, v in latency.items()}})
+    return to_csv(flat)
+
+
+def compare_table(rows: Sequence[Any]) -> Table:
+    """``cvzoo compare``: side by side, the best value of each column in bold green."""
+    specs = [
+        ("Model", "name", None, lambda v: v, "left"),
+        ("Family", "family", None, lambda v: v or "-", "left"),
+        ("Year", "year", None, lambda v: str(v) if v else "-", "right"),
+        ("Params", "params", min, human_count, "right"),
+        ("GMACs", "gmacs", min, human_float, "right"),
+        ("Acc@1", "acc1", max, _pct, "right"),
+        ("Acc@5", "acc5", max, _pct, "right"),
+        ("Metric", "metrics", None, metric_text, "left"),
+        ("MiB", "file_size_mib", min, lambda v: f"{v:,.1f}", "right"),
+        ("Input", "input_size", None, human_size, "right"),
+        ("p50 ms", "latency_ms", min, lambda v: f"{v:,.2f}" if v is not None else "-", "right"),
+        ("img/s", "throughput", max, lambda v: f"{v:,.1f}" if v is not None else "-", "right"),
+    ]
+    table = Table(box=None, pad_edge=False, padding=(0, 2, 0, 0), header_style="bold")
+    shown = [s for s in specs if any(s[3](getattr(r, s[1])) != "-" for r in rows)]
+    for header, _, _, _, justify in shown:
+        table.add_column(header, justify=justify, no_wrap=True)
+    best = {}
+    for _, field_name, pick, _, _ in shown:
+        values = [getattr(r, field_name) for r in rows if getattr(r, field_name) is not None]
+        if pick and len(rows) > 1 and values:
+            best[field_name] = pick(values)
+    for r in rows:
+        cells = []
+        for _, field_name, _, fmt, _ in shown:
+            value = getattr(r, field_name)
+            style = "bold green" if field_name in best and value == best[field_name] else ""
+            cells.append(Text(fmt(value), style=style))
+        table.add_row(*cells)
+    table.caption = "best of each column in bold green" if len(rows) > 1 else None
+    return table

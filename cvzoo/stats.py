@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from cvzoo.catalog import Task
 from cvzoo.errors import BuildError, UsageError
+from cvzoo.registry import materialize
 
 if TYPE_CHECKING:
     from torch import nn
@@ -163,7 +164,7 @@ def collect(
         if built.task is Task.detection:
             # Detection post-processing selects boxes by value (torch.nonzero), which meta tensors
             # cannot do; these models run once on the CPU with placeholder weights instead.
-            model = _materialize(model)
+            model = materialize(model, "cpu")
             device = "cpu"
             notes.append("detection models run once on the CPU with placeholder weights to count MACs")
         elif _on_device(model) != "meta":
@@ -303,24 +304,6 @@ def _tree(
             parent = path.rsplit(".", 1)[0] if "." in path else ""
             rows[parent].children.append(rows[path])
     return rows[""]
-
-
-def _materialize(model: nn.Module) -> nn.Module:
-    """A meta model on the CPU with small random weights: enough to run it, nothing learned."""
-    import torch
-
-    model = model.to_empty(device="cpu")
-    generator = torch.Generator().manual_seed(0)
-    with torch.no_grad():
-        for p in model.parameters():
-            if p.dim() > 1:
-                p.normal_(0, 0.01, generator=generator)
-            else:
-                p.zero_()
-        for path, b in model.named_buffers():
-            if b.is_floating_point():
-                b.fill_(1.0 if path.endswith("running_var") else 0.0)
-    return model.eval()
 
 
 def _first_line(exc: BaseException) -> str:
