@@ -17,7 +17,7 @@ import json
 import os
 import re
 import tempfile
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from enum import Enum
 from importlib import metadata
@@ -559,9 +559,3 @@ def _input_size(transforms: dict[str, Any]) -> list[int] | None:
         if size:
             return list(size) * 2 if len(size) == 1 else list(size)
     return None
-
-
-def iter_weight_sets(catalog: Catalog) -> Iterator[tuple[ModelEntry, WeightSet]]:
-    for entry in catalog.models.values():
-        for w in entry.weights:
-            yield entry, w

@@ -656,7 +656,3 @@ def _meta_on_register() -> Iterator[None]:
 def count_params(model: nn.Module) -> int:
     """Parameters of ``model``, each shared (tied) tensor counted once."""
     return sum(p.numel() for p in model.parameters())
-
-
-def is_classifier(entry: ModelEntry) -> bool:
-    return entry.task in (Task.classification, Task.quantized)
