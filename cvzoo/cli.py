@@ -291,11 +291,7 @@ def infer(
         model, weights, catalog=None if registry.USER_MODEL.match(model) else _load_catalog()
     )
     inference.check_task(built)
-    target = registry.detect_device(device)
-    if built.task is Task.quantized and target.type != "cpu":
-        if device:
-            raise typer.BadParameter("quantized models run on the CPU", param_hint="'--device'")
-        target = registry.detect_device("cpu")
+    target = inference.choose_device(built, device)
     for note in (inference.weights_note(built), inference.precision_note(target, precision)):
         if note:
             err.print(f"[yellow]warning:[/] {note}", highlight=False)

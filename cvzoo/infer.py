@@ -59,6 +59,17 @@ def check_task(built: BuiltModel) -> None:
         )
 
 
+def choose_device(built: BuiltModel, requested: str | None) -> torch.device:
+    """The device to run on: ``--device``, else the best available; quantized models run on the CPU."""
+    from cvzoo.registry import detect_device
+
+    if built.task is Task.quantized:
+        if requested and detect_device(requested).type != "cpu":
+            raise UsageError(f"{built.name} is quantized and runs on the CPU; leave out --device or use cpu")
+        return detect_device("cpu")
+    return detect_device(requested)
+
+
 def categories(built: BuiltModel, num_outputs: int) -> list[str]:
     """Class names for ``num_outputs`` logits: the weights' categories, else the indices."""
     from torchvision.models import get_model_weights
