@@ -166,7 +166,10 @@ def collect(
             # cannot do; these models run once on the CPU with placeholder weights instead.
             model = materialize(model, "cpu")
             device = "cpu"
-            notes.append("detection models run once on the CPU with placeholder weights to count MACs")
+            notes.append(
+                "detection models run once on the CPU with placeholder weights to count MACs; their heads'"
+                " share depends on how many boxes survive, which depends on the image and the weights"
+            )
         elif _on_device(model) != "meta":
             # A user's ready-made instance: count on meta too, where attention's fused CPU path
             # (which the counter cannot see into) is never taken.
