@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from cvzoo import stats
-from cvzoo.errors import UsageError
+from cvzoo.errors import UsageError, first_line
 from cvzoo.infer import Precision, fold_batchnorm
 from cvzoo.registry import BuiltModel, WeightsKind, build_on_meta, load_pretrained, materialize
 
@@ -74,6 +74,7 @@ def bench_model(
     warmup: int = 3,
     iters: int = 10,
     pretrained: bool = False,
+    input_size: Sequence[int] | None = None,
     on_step: Callable[[], None] | None = None,
 ) -> list[BenchRow]:
     """Time ``built`` at each batch size; one row per batch size, in order.
@@ -81,11 +82,14 @@ def bench_model(
     Args:
         pretrained: load the chosen weights (may download); else the builder's random
             initialisation of the same architecture, which times the same.
+        input_size: ``--input-size`` as parsed (needed for a user's own model); the batch
+            dimension is replaced by each batch size.
     """
     import torch
 
     if warmup < 0 or iters < 1:
         raise UsageError("--warmup must be 0 or more and --iters 1 or more")
+    base = stats.input_shape(built, input_size)  # checked once, before anything is built
     if pretrained and built.weights is not None and built.weights.kind is not WeightsKind.random:
         model = load_pretrained(built, device)
     elif built.entry is not None:
@@ -117,7 +121,7 @@ def bench_model(
             "compiled": compile,
         }
         try:
-            shape = stats.input_shape(built, [batch, *stats.input_shape(built)[1:]])
+            shape = stats.input_shape(built, [batch, *base[1:]])
             inputs = stats.example_inputs(built.task, shape, device)
             if (
                 channels_last
@@ -132,8 +136,7 @@ def bench_model(
             if _is_oom(exc):
                 rows.append(BenchRow(**common, status="oom", error="out of memory"))
             else:
-                first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
-                rows.append(BenchRow(**common, status="error", error=first))
+                rows.append(BenchRow(**common, status="error", error=first_line(exc)))
             if on_step:
                 for _ in range(warmup + iters):
                     on_step()

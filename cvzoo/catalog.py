@@ -391,8 +391,11 @@ def compare_rows(catalog: Catalog, names: Iterable[str]) -> list[CompareRow]:
 
 
 def torchvision_version() -> str:
-    """The installed torchvision's version, read from its metadata without importing it."""
-    return metadata.version("torchvision")
+    """The installed torchvision's version, read from its metadata without importing it.
+
+    The local label of wheels such as ``0.20.1+cpu`` is dropped, as in the cached catalogue.
+    """
+    return metadata.version("torchvision").split("+")[0]
 
 
 def cache_dir() -> Path:
@@ -487,7 +490,6 @@ def build_catalog() -> Catalog:
     """Read every model and weight set from the installed torchvision (imports torch)."""
     import importlib
 
-    import torchvision
     from torchvision.models import get_model_weights, list_models
 
     models: dict[str, ModelEntry] = {}
@@ -500,7 +502,7 @@ def build_catalog() -> Catalog:
             default = enum.DEFAULT
             weights = tuple(_weight_set(w, w == default) for w in enum)
             models[name] = ModelEntry(name=name, task=task, weights=weights)
-    return Catalog(torchvision_version=torchvision.__version__.split("+")[0], models=models)
+    return Catalog(torchvision_version=torchvision_version(), models=models)
 
 
 def _weight_set(w: Any, is_default: bool) -> WeightSet:

@@ -107,7 +107,11 @@ def _load_catalog() -> catalog.Catalog:
 def list_(
     patterns: Annotated[
         list[str] | None,
-        typer.Argument(help="Globs or substrings to match model names (resnet*, vit).", show_default=False),
+        typer.Argument(
+            help="Globs or substrings to match model names (resnet*, vit).",
+            show_default=False,
+            metavar="[PATTERN]...",
+        ),
     ] = None,
     task: Annotated[Task | None, typer.Option("--task", "-t", help="Only models of this task.")] = None,
     sort: Annotated[SortKey, typer.Option("--sort", "-s", help="Order rows by this column.")] = SortKey.name,
@@ -138,6 +142,7 @@ ModelArg = Annotated[
         help="A torchvision model (resnet50) or your own: path/to/file.py:Name.",
         autocompletion=complete_model,
         show_default=False,
+        metavar="MODEL",
     ),
 ]
 WeightsOpt = Annotated[
@@ -264,7 +269,10 @@ def flops(
 def infer(
     model: ModelArg,
     inputs: Annotated[
-        list[str], typer.Argument(help="Image files, directories, globs, http(s) URLs, or - for stdin.")
+        list[str],
+        typer.Argument(
+            help="Image files, directories, globs, http(s) URLs, or - for stdin.", metavar="INPUT..."
+        ),
     ],
     top_k: Annotated[int, typer.Option("--top-k", "-k", min=1, help="How many classes per image.")] = 5,
     weights: WeightsOpt = "DEFAULT",
@@ -290,7 +298,7 @@ def infer(
     built = registry.build(
         model, weights, catalog=None if registry.USER_MODEL.match(model) else _load_catalog()
     )
-    inference.check_task(built)
+    inference.check_task(built, precision)
     target = inference.choose_device(built, device)
     for note in (inference.weights_note(built), inference.precision_note(target, precision)):
         if note:
@@ -356,7 +364,9 @@ def _image_progress(total: int) -> Iterator[Any]:
 
 @app.command()
 def bench(
-    models: Annotated[list[str], typer.Argument(help="Models to time.", autocompletion=complete_model)],
+    models: Annotated[
+        list[str], typer.Argument(help="Models to time.", autocompletion=complete_model, metavar="MODEL...")
+    ],
     batch_size: Annotated[
         str, typer.Option("--batch-size", "-b", help="Comma-separated batch sizes.")
     ] = "1,8,32",
@@ -373,6 +383,7 @@ def bench(
         str | None,
         typer.Option("--weights", "-w", help="Load these weights (may download); default: random init."),
     ] = None,
+    input_size: InputOpt = None,
     fmt: Annotated[
         OutputFormat, typer.Option("--format", "-f", help="table, json or csv.")
     ] = OutputFormat.table,
@@ -383,24 +394,39 @@ def bench(
 
     if fmt is OutputFormat.markdown:
         raise typer.BadParameter("use table, json or csv", param_hint="'--format'")
+    from cvzoo import infer as inference
+    from cvzoo import stats
+
     sizes = benchmark.parse_batch_sizes(batch_size)
-    target = registry.detect_device(device)
+    requested = stats.parse_input_size(input_size) if input_size else None
     zoo = _load_catalog()
-    builds = [registry.build(m, weights or "DEFAULT", catalog=zoo) for m in models]
+    builds = [
+        registry.build(m, weights or "DEFAULT", catalog=None if registry.USER_MODEL.match(m) else zoo)
+        for m in models
+    ]
     rows = []
     with _step_progress(len(builds) * len(sizes) * (warmup + iters), "timing") as on_step:
         for built in builds:
+            quantized_int8 = built.task is Task.quantized and weights is not None
+            if built.task is Task.quantized and not quantized_int8:
+                err.print(
+                    f"note: {built.name} is timed in float form; --weights loads the int8 model (CPU only)"
+                )
+            target = (
+                inference.choose_device(built, device) if quantized_int8 else registry.detect_device(device)
+            )
             rows += benchmark.bench_model(
                 built,
                 target,
                 sizes,
                 precision,
-                channels_last,
+                channels_last and not quantized_int8,
                 compile,
                 warmup,
                 iters,
-                weights is not None,
-                on_step,
+                pretrained=weights is not None,
+                input_size=requested,
+                on_step=on_step,
             )
     if fmt is OutputFormat.json:
         _write(render.to_json(rows))
@@ -414,7 +440,10 @@ def bench(
 
 @app.command()
 def compare(
-    models: Annotated[list[str], typer.Argument(help="Two or more models.", autocompletion=complete_model)],
+    models: Annotated[
+        list[str],
+        typer.Argument(help="Two or more models.", autocompletion=complete_model, metavar="MODEL..."),
+    ],
     with_bench: Annotated[bool, typer.Option("--bench", help="Add measured latency and throughput.")] = False,
     device: Annotated[
         str | None, typer.Option("--device", help="For --bench: cpu, cuda, cuda:N or mps.")
@@ -429,6 +458,8 @@ def compare(
 
     if fmt is OutputFormat.markdown:
         raise typer.BadParameter("use table, json or csv", param_hint="'--format'")
+    if len(models) < 2:
+        raise typer.BadParameter("give two or more models to compare", param_hint="'MODEL...'")
     zoo = _load_catalog()
     rows = catalog.compare_rows(zoo, models)
     if with_bench:
@@ -473,7 +504,9 @@ def _step_progress(total: int, label: str) -> Iterator[Any]:
 
 @app.command()
 def info(
-    model: Annotated[str, typer.Argument(help="A torchvision model.", autocompletion=complete_model)],
+    model: Annotated[
+        str, typer.Argument(help="A torchvision model.", autocompletion=complete_model, metavar="MODEL")
+    ],
     fmt: InspectFormat = OutputFormat.table,
 ) -> None:
     """The model card: family, idea, paper, and every weight set with its metrics."""
@@ -487,13 +520,18 @@ def info(
 
 @app.command()
 def plot(
-    patterns: Annotated[list[str] | None, typer.Argument(help="Globs or substrings of model names.")] = None,
+    patterns: Annotated[
+        list[str] | None, typer.Argument(help="Globs or substrings of model names.", metavar="[PATTERN]...")
+    ] = None,
     out: Annotated[
         Path, typer.Option("--out", "-o", help="The picture to write: .png, .svg or .pdf.")
     ] = Path("zoo.png"),
     x: Annotated[XAxis, typer.Option("--x", help="Cost on the (log) x axis.")] = XAxis.gmacs,
     y: Annotated[YAxis, typer.Option("--y", help="Accuracy on the y axis.")] = YAxis.acc1,
-    task: Annotated[Task, typer.Option("--task", "-t", help="Which models.")] = Task.classification,
+    task: Annotated[
+        Task,
+        typer.Option("--task", "-t", help="Which models: classification, or video (they publish accuracy)."),
+    ] = Task.classification,
 ) -> None:
     """Published accuracy against cost, the Pareto front drawn and the milestones marked."""
     from cvzoo import plot as plotting

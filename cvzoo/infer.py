@@ -50,7 +50,10 @@ class ImageResult:
     error: str | None = None
 
 
-def check_task(built: BuiltModel) -> None:
+def check_task(built: BuiltModel, precision: Precision = Precision.fp32) -> None:
+    """Refuse, before any weights are fetched, what infer cannot do with this model."""
+    if built.task is Task.quantized and precision is not Precision.fp32:
+        raise UsageError("quantized models compute in int8; leave --precision at fp32")
     if built.task not in (Task.classification, Task.quantized):
         kind = built.task.value if built.task else "custom"
         raise UsageError(

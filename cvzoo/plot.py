@@ -140,12 +140,19 @@ def write_plot(points: list[PlotPoint], out: Path, x: XAxis, y: YAxis, title: st
 
 
 def _save_atomically(fig: object, out: Path, fmt: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
+    if out.is_dir():
+        raise UsageError(f"--out '{out}' is a directory; name a file")
+    try:
+        fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
+    except OSError as exc:
+        raise CvzooError(f"cannot write in '{out.parent}': {exc.strerror or exc}") from None
     os.close(fd)
     try:
         fig.savefig(tmp, format=fmt)  # type: ignore[attr-defined]
         os.replace(tmp, out)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
+        if isinstance(exc, OSError):
+            raise CvzooError(f"cannot write '{out}': {exc.strerror or exc}") from None
         raise

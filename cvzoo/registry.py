@@ -21,7 +21,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cvzoo.catalog import Catalog, ModelEntry, Task, WeightSet, load_catalog
-from cvzoo.errors import BuildError, CvzooError, UnknownWeights, UsageError, UserCodeError, WeightsUnavailable
+from cvzoo.errors import (
+    BuildError,
+    CvzooError,
+    UnknownWeights,
+    UsageError,
+    UserCodeError,
+    WeightsUnavailable,
+    first_line,
+)
 
 if TYPE_CHECKING:
     import torch
@@ -197,8 +205,14 @@ def build_on_meta(
                     warnings.simplefilter("ignore", (FutureWarning, UserWarning))
                     return builder(**kwargs).eval()
             return _on_meta(lambda: builder(**kwargs)).eval()
+    except TypeError as exc:
+        if extra and "keyword argument" in str(exc):
+            raise UsageError(f"--kwarg: {entry.name}'s builder says: {first_line(exc)}") from None
+        raise BuildError(f"could not build '{entry.name}': {first_line(exc)}") from exc
     except Exception as exc:
-        raise BuildError(f"could not build '{entry.name}': {exc}") from exc
+        if extra:  # a builder refusing a given value (num_classes=10 with pretrained weights)
+            raise UsageError(f"--kwarg: {entry.name}'s builder says: {first_line(exc)}") from None
+        raise BuildError(f"could not build '{entry.name}': {first_line(exc)}") from exc
 
 
 def _on_meta(make: Callable[[], Any]) -> Any:
@@ -337,7 +351,7 @@ def read_checkpoint(path: Path) -> dict[str, Any]:
                     warnings.simplefilter("ignore", UserWarning)
                     data = torch.load(path, map_location="cpu", weights_only=True)  # the legacy format
     except pickle.UnpicklingError as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else "unsafe pickle"
+        first = first_line(exc, 120)
         raise WeightsUnavailable(
             f"refused to load '{path}': it needs arbitrary code to unpickle ({first[:120]}); "
             "save a plain state dict with torch.save(model.state_dict(), path)"
@@ -345,9 +359,7 @@ def read_checkpoint(path: Path) -> dict[str, Any]:
     except WeightsUnavailable:
         raise
     except Exception as exc:
-        raise WeightsUnavailable(
-            f"cannot read checkpoint '{path}': {str(exc).splitlines()[0][:200]}"
-        ) from None
+        raise WeightsUnavailable(f"cannot read checkpoint '{path}': {first_line(exc)}") from None
     for key in ("state_dict", "model"):
         if isinstance(data, dict) and isinstance(data.get(key), dict):
             data = data[key]
@@ -376,6 +388,7 @@ def _assign(model: nn.Module, state: dict[str, Any], source: str) -> None:
         raise WeightsUnavailable(f"'{source}' does not fit this architecture: {'; '.join(parts)}")
     model.load_state_dict(state, assign=True)
     _check_materialized(model, source)
+    model.float()  # a half-precision checkpoint computes in float32 like the rest; --precision decides
 
 
 def _build_from_file(entry: ModelEntry, weight_set: WeightSet, path: Path) -> nn.Module:
@@ -390,7 +403,7 @@ def _build_from_file(entry: ModelEntry, weight_set: WeightSet, path: Path) -> nn
         state = torch.load(path, map_location="cpu", mmap=True, weights_only=True)
     except Exception as exc:
         raise WeightsUnavailable(
-            f"cannot read '{path}' ({str(exc).splitlines()[0][:160]}); delete it and retry"
+            f"cannot read '{path}' ({first_line(exc, 160)}); delete it and retry"
         ) from None
 
     def get_state_dict(self: Any, *args: Any, **kwargs: Any) -> dict:
@@ -449,7 +462,7 @@ def _load_quantized(
             warnings.simplefilter("ignore")
             return get_model_builder(entry.name)(weights=weights, quantize=True)
     except Exception as exc:
-        first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+        first = first_line(exc)
         raise WeightsUnavailable(
             f"cannot load {weight_set.qualname} from '{cached_weights_path(weight_set)}': {first}"
         ) from None
@@ -578,7 +591,7 @@ def _run_user_code(path: Path, call: Callable[[], Any]) -> Any:
         where = f"{path}:{frames[-1].lineno}" if frames else str(path)
         if isinstance(exc, SyntaxError) and exc.lineno:
             where = f"{path}:{exc.lineno}"
-        message = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        message = first_line(exc) if str(exc).strip() else ""
         raise UserCodeError(f"{where}: {type(exc).__name__}: {message}".rstrip(": ")) from exc
 
 

@@ -194,7 +194,8 @@ def to_csv(rows: Sequence[Any]) -> str:
     records = [to_jsonable(r) for r in rows]
     if not records:
         return ""
-    writer = csv.DictWriter(buffer, fieldnames=list(records[0]), lineterminator="\n")
+    fields = list(dict.fromkeys(key for record in records for key in record))  # every record's keys
+    writer = csv.DictWriter(buffer, fieldnames=fields, lineterminator="\n")
     writer.writeheader()
     for record in records:
         writer.writerow({k: _csv_cell(v) for k, v in record.items()})

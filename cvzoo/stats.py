@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from cvzoo.catalog import Task
-from cvzoo.errors import BuildError, UsageError
+from cvzoo.errors import BuildError, UsageError, first_line
 from cvzoo.registry import materialize
 
 if TYPE_CHECKING:
@@ -112,6 +112,8 @@ def input_shape(built: BuiltModel, requested: Sequence[int] | None = None) -> li
         shape = [1, 3, max(w.min_frames or 1, VIDEO_FRAMES), *hw] if task is Task.video else [1, 3, *hw]
     if w is None:
         return shape
+    if shape[1] != 3:
+        raise UsageError(f"{name} takes 3-channel (RGB) input; --input-size {_fmt(shape)} has {shape[1]}")
     want = 5 if task is Task.video else 4
     if len(shape) != want:
         layout = "N,C,T,H,W" if task is Task.video else "N,C,H,W"
@@ -214,7 +216,7 @@ def walk(
                 warnings.simplefilter("ignore")
                 model(*inputs)
     except Exception as exc:  # whatever the model raised, the user needs its first line
-        raise BuildError(f"the model could not run on input {_fmt(shape)}: {_first_line(exc)}") from exc
+        raise BuildError(f"the model could not run on input {_fmt(shape)}: {first_line(exc)}") from exc
     finally:
         for hook in hooks:
             hook.remove()
@@ -307,11 +309,6 @@ def _tree(
             parent = path.rsplit(".", 1)[0] if "." in path else ""
             rows[parent].children.append(rows[path])
     return rows[""]
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__
 
 
 # --- shaping the tree for display --------------------------------------------------------------

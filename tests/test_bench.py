@@ -161,3 +161,29 @@ def test_compare_with_bench(warm_cache):
 def test_compare_unknown_model(warm_cache):
     result = run("compare", "resnet50", "resnet5")
     assert result.exit_code == 2 and "did you mean" in result.stderr
+
+
+def test_bench_a_user_model_and_csv_with_a_failed_row_first(warm_cache, tmp_path):
+    path = tmp_path / "nets.py"
+    path.write_text(
+        "import torch\nfrom torch import nn\n\n"
+        "class Broken(nn.Module):\n"
+        "    def forward(self, x):\n"
+        "        raise RuntimeError('boom')\n\n"
+        "class Net(nn.Module):\n"
+        "    def __init__(self):\n"
+        "        super().__init__()\n"
+        "        self.conv = nn.Conv2d(3, 8, 3)\n\n"
+        "    def forward(self, x):\n"
+        "        return self.conv(x)\n"
+    )
+    args = ["bench", f"{path}:Broken", f"{path}:Net", "-i", "16", "-b", "1", "--iters", "1", "--warmup", "0"]
+    result = run(*args, "-f", "csv")
+    assert result.exit_code == 1  # one model failed
+    lines = result.stdout.splitlines()
+    assert "latency_p50_ms" in lines[0] and ",error," in lines[1] and ",ok," in lines[2]
+    assert "give --input-size" in run("bench", f"{path}:Net").stderr
+
+
+def test_compare_needs_two_models(warm_cache):
+    assert run("compare", "resnet50").exit_code == 2

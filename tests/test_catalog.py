@@ -186,3 +186,12 @@ def test_cache_dir_follows_xdg(monkeypatch, tmp_path):
     monkeypatch.delenv("CVZOO_CACHE_DIR")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     assert catalog.cache_dir() == tmp_path / "cvzoo"
+
+
+def test_local_version_labels_do_not_invalidate_the_cache(zoo, tmp_path, monkeypatch):
+    """Wheels such as 0.29.1+cpu report a local label in their metadata; the cache must still hit."""
+    monkeypatch.setenv("CVZOO_CACHE_DIR", str(tmp_path))
+    real = catalog.metadata.version
+    monkeypatch.setattr(catalog.metadata, "version", lambda name: real(name) + "+cpu")
+    catalog._write_atomically(catalog.cache_path(), catalog._dumps(zoo))
+    assert catalog.cached_catalog() == zoo

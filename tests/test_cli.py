@@ -287,6 +287,8 @@ def test_user_model_on_the_command_line(warm_cache, tmp_path):
         (("summary", "vit_b_16", "-i", "256"), 1, "could not run on input 1,3,256,256"),
         (("summary", "resnet50", "-f", "csv"), 2, "use table or json"),
         (("summary", "missing.py:Net", "-i", "8"), 2, "model file 'missing.py' not found"),
+        (("summary", "resnet18", "-k", "foo=1"), 2, "unexpected keyword argument 'foo'"),
+        (("summary", "resnet18", "-i", "1,1,224,224"), 2, "3-channel (RGB) input"),
     ],
 )
 def test_inspection_errors_are_one_line_with_the_right_code(warm_cache, args, code, needle):

@@ -346,3 +346,25 @@ def test_a_broken_cached_file_is_an_error_not_a_traceback(warm_cache, photos):
     path.write_bytes(b"garbage")
     result = run("infer", "squeezenet1_1", str(photos[0]))
     assert result.exit_code == 1 and "Traceback" not in result.stderr and str(path) in result.stderr
+
+
+def test_an_empty_checkpoint_is_a_one_line_error(warm_cache, photos, tmp_path):
+    empty = tmp_path / "empty.pth"
+    empty.write_bytes(b"")
+    result = run("infer", "squeezenet1_1", str(photos[0]), "--weights", str(empty))
+    assert (
+        result.exit_code == 1
+        and "cannot read checkpoint" in result.stderr
+        and "Traceback" not in result.stderr
+    )
+
+
+def test_a_half_precision_checkpoint_predicts(warm_cache, photos, tmp_path):
+    planted = plant_weights("squeezenet1_1")
+    half = tmp_path / "half.pth"
+    torch.save({k: v.half() if v.is_floating_point() else v for k, v in torch.load(planted).items()}, half)
+    result = run("infer", "squeezenet1_1", str(photos[0]), "--weights", str(half), "-f", "json", "-k", "3")
+    assert result.exit_code == 0, result.stderr
+    full = json.loads(run("infer", "squeezenet1_1", str(photos[0]), "-f", "json", "-k", "3").stdout)
+    halved = json.loads(result.stdout)
+    assert [p["index"] for p in halved[0]["predictions"]] == [p["index"] for p in full[0]["predictions"]]
