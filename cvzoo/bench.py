@@ -14,13 +14,22 @@ import sys
 import time
 import warnings
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from cvzoo import stats
+from cvzoo.catalog import Catalog, CompareRow, Task
 from cvzoo.errors import UsageError, first_line
-from cvzoo.infer import Precision, fold_batchnorm
-from cvzoo.registry import BuiltModel, WeightsKind, build_on_meta, load_pretrained, materialize
+from cvzoo.infer import Precision, choose_device, fold_batchnorm
+from cvzoo.registry import (
+    BuiltModel,
+    WeightsKind,
+    build,
+    build_initialised,
+    detect_device,
+    load_pretrained,
+    materialize,
+)
 
 if TYPE_CHECKING:
     import torch
@@ -64,9 +73,16 @@ def parse_batch_sizes(text: str) -> list[int]:
     return sizes
 
 
+def quantized_note(built: BuiltModel, pretrained: bool) -> str | None:
+    """What a user should know before a quantized model is timed."""
+    if built.task is Task.quantized and not pretrained:
+        return f"{built.name} is timed in float form; --weights loads the int8 model (CPU only)"
+    return None
+
+
 def bench_model(
     built: BuiltModel,
-    device: torch.device,
+    device: torch.device | str | None,
     batch_sizes: Sequence[int],
     precision: Precision = Precision.fp32,
     channels_last: bool = True,
@@ -80,6 +96,8 @@ def bench_model(
     """Time ``built`` at each batch size; one row per batch size, in order.
 
     Args:
+        device: where to run (``--device``); None for the best available. A loaded int8
+            model runs on the CPU, in its own memory layout.
         pretrained: load the chosen weights (may download); else the builder's random
             initialisation of the same architecture, which times the same.
         input_size: ``--input-size`` as parsed (needed for a user's own model); the batch
@@ -90,13 +108,18 @@ def bench_model(
     if warmup < 0 or iters < 1:
         raise UsageError("--warmup must be 0 or more and --iters 1 or more")
     base = stats.input_shape(built, input_size)  # checked once, before anything is built
+    int8 = built.task is Task.quantized and pretrained
+    device = (
+        choose_device(built, str(device) if device else None)
+        if int8
+        else detect_device(device and str(device))
+    )
+    channels_last = channels_last and not int8
     if pretrained and built.weights is not None and built.weights.kind is not WeightsKind.random:
         model = load_pretrained(built, device)
     elif built.entry is not None:
         random_init = built.weights is not None and built.weights.kind is WeightsKind.random
-        model = build_on_meta(built.entry, None if random_init else built.weight_set, on_meta=False).to(
-            device
-        )
+        model = build_initialised(built.entry, None if random_init else built.weight_set).to(device)
     else:
         model = materialize(built.model, device)  # a user's model: small random weights
     model.eval()
@@ -144,6 +167,23 @@ def bench_model(
             if device.type == "cuda":
                 torch.cuda.empty_cache()
     return rows
+
+
+def with_speed(
+    rows: Sequence[CompareRow],
+    catalog: Catalog,
+    device: str | None = None,
+    batch_size: int = 1,
+    on_step: Callable[[], None] | None = None,
+) -> list[CompareRow]:
+    """``compare --bench``: each row with its measured p50 latency and throughput."""
+    timed_rows = []
+    for row in rows:
+        timed = bench_model(build(row.name, catalog=catalog), device, [batch_size], on_step=on_step)[0]
+        if timed.status == "ok" and timed.latency_ms is not None:
+            row = replace(row, latency_ms=timed.latency_ms.p50, throughput=timed.throughput)
+        timed_rows.append(row)
+    return timed_rows
 
 
 def _time(

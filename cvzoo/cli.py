@@ -173,31 +173,32 @@ CollapseOpt = Annotated[
 InspectFormat = Annotated[OutputFormat, typer.Option("--format", "-f", help="Output format: table or json.")]
 
 
-def _stats(
-    model: str, weights: str, input_size: str | None, kwargs: list[str] | None, count_macs: bool = True
-):
+def _inspect(
+    model: str,
+    weights: str,
+    input_size: str | None,
+    kwargs: list[str] | None,
+    depth: int,
+    collapse: bool,
+    count_macs: bool = True,
+) -> tuple[Any, list[Any]]:
+    """Build and count ``model``; the stats and the rows to show at ``depth``."""
     from cvzoo import registry, stats
 
-    built = registry.build(
-        model,
-        weights,
-        catalog=None if registry.USER_MODEL.match(model) else _load_catalog(),
-        kwargs=registry.parse_kwargs(kwargs or []),
-    )
+    built = registry.build(model, weights, catalog=_load_catalog, kwargs=registry.parse_kwargs(kwargs or []))
     requested = stats.parse_input_size(input_size) if input_size else None
-    return stats, stats.collect(built, requested, count_macs=count_macs)
+    result = stats.collect(built, requested, count_macs=count_macs)
+    return result, stats.flatten(stats.collapse(result.root) if collapse else result.root, depth)
 
 
-def _rows(stats_mod, result, depth: int, collapse: bool):
-    root = stats_mod.collapse(result.root) if collapse else result.root
-    return stats_mod.flatten(root, depth)
+def _only(fmt: OutputFormat, *allowed: OutputFormat) -> None:
+    if fmt not in allowed:
+        choices = " or ".join(f.value for f in allowed)
+        raise typer.BadParameter(f"'{fmt.value}' is not offered here; use {choices}", param_hint="'--format'")
 
 
-def _only_table_or_json(fmt: OutputFormat) -> None:
-    if fmt not in (OutputFormat.table, OutputFormat.json):
-        raise typer.BadParameter(
-            f"'{fmt.value}' is not offered here; use table or json", param_hint="'--format'"
-        )
+TABLE_OR_JSON = (OutputFormat.table, OutputFormat.json)
+TABLE_JSON_CSV = (OutputFormat.table, OutputFormat.json, OutputFormat.csv)
 
 
 @app.command()
@@ -211,9 +212,8 @@ def summary(
     fmt: InspectFormat = OutputFormat.table,
 ) -> None:
     """The layer tree with output shapes, parameters and MACs, and the totals."""
-    _only_table_or_json(fmt)
-    stats_mod, result = _stats(model, weights, input_size, kwarg)
-    rows = _rows(stats_mod, result, depth, collapse)
+    _only(fmt, *TABLE_OR_JSON)
+    result, rows = _inspect(model, weights, input_size, kwarg, depth, collapse)
     if fmt is OutputFormat.json:
         _write(render.to_json(render.summary_json(result, rows)))
     else:
@@ -233,9 +233,8 @@ def params(
     fmt: InspectFormat = OutputFormat.table,
 ) -> None:
     """Parameters: total, trainable, buffers, memory, and where they are."""
-    _only_table_or_json(fmt)
-    stats_mod, result = _stats(model, weights, None, kwarg, count_macs=False)
-    rows = _rows(stats_mod, result, depth, collapse)
+    _only(fmt, *TABLE_OR_JSON)
+    result, rows = _inspect(model, weights, None, kwarg, depth, collapse, count_macs=False)
     if fmt is OutputFormat.json:
         _write(render.to_json(render.params_json(result, rows)))
     else:
@@ -253,9 +252,8 @@ def flops(
     fmt: InspectFormat = OutputFormat.table,
 ) -> None:
     """MACs and FLOPs (= 2 x MACs), in total, per module and per operator."""
-    _only_table_or_json(fmt)
-    stats_mod, result = _stats(model, weights, input_size, kwarg)
-    rows = _rows(stats_mod, result, depth, collapse)
+    _only(fmt, *TABLE_OR_JSON)
+    result, rows = _inspect(model, weights, input_size, kwarg, depth, collapse)
     if fmt is OutputFormat.json:
         _write(render.to_json(render.flops_json(result, rows)))
     else:
@@ -292,12 +290,9 @@ def infer(
     from cvzoo import images, registry
     from cvzoo import infer as inference
 
-    if fmt is OutputFormat.markdown:
-        raise typer.BadParameter("use table, json or csv", param_hint="'--format'")
+    _only(fmt, *TABLE_JSON_CSV)
     sources = images.gather(inputs, recursive)
-    built = registry.build(
-        model, weights, catalog=None if registry.USER_MODEL.match(model) else _load_catalog()
-    )
+    built = registry.build(model, weights, catalog=_load_catalog)
     inference.check_task(built, precision)
     target = inference.choose_device(built, device)
     for note in (inference.weights_note(built), inference.precision_note(target, precision)):
@@ -390,41 +385,30 @@ def bench(
 ) -> None:
     """Latency, throughput and peak memory on synthetic input, per batch size."""
     from cvzoo import bench as benchmark
-    from cvzoo import registry
+    from cvzoo import registry, stats
 
-    if fmt is OutputFormat.markdown:
-        raise typer.BadParameter("use table, json or csv", param_hint="'--format'")
-    from cvzoo import infer as inference
-    from cvzoo import stats
-
+    _only(fmt, *TABLE_JSON_CSV)
     sizes = benchmark.parse_batch_sizes(batch_size)
     requested = stats.parse_input_size(input_size) if input_size else None
-    zoo = _load_catalog()
-    builds = [
-        registry.build(m, weights or "DEFAULT", catalog=None if registry.USER_MODEL.match(m) else zoo)
-        for m in models
-    ]
+    builds = [registry.build(m, weights or "DEFAULT", catalog=_load_catalog) for m in models]
+    pretrained = weights is not None
+    for built in builds:
+        note = benchmark.quantized_note(built, pretrained)
+        if note:
+            err.print(f"note: {note}", highlight=False)
     rows = []
     with _step_progress(len(builds) * len(sizes) * (warmup + iters), "timing") as on_step:
         for built in builds:
-            quantized_int8 = built.task is Task.quantized and weights is not None
-            if built.task is Task.quantized and not quantized_int8:
-                err.print(
-                    f"note: {built.name} is timed in float form; --weights loads the int8 model (CPU only)"
-                )
-            target = (
-                inference.choose_device(built, device) if quantized_int8 else registry.detect_device(device)
-            )
             rows += benchmark.bench_model(
                 built,
-                target,
+                device,
                 sizes,
                 precision,
-                channels_last and not quantized_int8,
+                channels_last,
                 compile,
                 warmup,
                 iters,
-                pretrained=weights is not None,
+                pretrained=pretrained,
                 input_size=requested,
                 on_step=on_step,
             )
@@ -454,28 +438,16 @@ def compare(
     ] = OutputFormat.table,
 ) -> None:
     """Models side by side: size, cost, published accuracy, and speed with --bench."""
-    import dataclasses
-
-    if fmt is OutputFormat.markdown:
-        raise typer.BadParameter("use table, json or csv", param_hint="'--format'")
+    _only(fmt, *TABLE_JSON_CSV)
     if len(models) < 2:
         raise typer.BadParameter("give two or more models to compare", param_hint="'MODEL...'")
     zoo = _load_catalog()
     rows = catalog.compare_rows(zoo, models)
     if with_bench:
         from cvzoo import bench as benchmark
-        from cvzoo import registry
 
-        target = registry.detect_device(device)
-        with _step_progress(len(rows) * 13, "timing") as on_step:
-            for i, row in enumerate(rows):
-                timed = benchmark.bench_model(
-                    registry.build(row.name, catalog=zoo), target, [batch_size], on_step=on_step
-                )
-                if timed[0].status == "ok":
-                    rows[i] = dataclasses.replace(
-                        row, latency_ms=timed[0].latency_ms.p50, throughput=timed[0].throughput
-                    )
+        with _step_progress(len(rows) * 13, "timing") as on_step:  # 3 warm-up + 10 timed calls each
+            rows = benchmark.with_speed(rows, zoo, device, batch_size, on_step)
     if fmt is OutputFormat.json:
         _write(render.to_json(rows))
     elif fmt is OutputFormat.csv:
@@ -510,7 +482,7 @@ def info(
     fmt: InspectFormat = OutputFormat.table,
 ) -> None:
     """The model card: family, idea, paper, and every weight set with its metrics."""
-    _only_table_or_json(fmt)
+    _only(fmt, *TABLE_OR_JSON)
     result = catalog.model_info(_load_catalog(), model)
     if fmt is OutputFormat.json:
         _write(render.to_json(result))

@@ -146,12 +146,13 @@ def detect_device(override: str | None = None) -> torch.device:
 def build(
     name: str,
     weights: str | None = "DEFAULT",
-    catalog: Catalog | None = None,
+    catalog: Catalog | Callable[[], Catalog] | None = None,
     kwargs: dict[str, Any] | None = None,
 ) -> BuiltModel:
     """Build ``name`` on the meta device with the architecture ``weights`` implies.
 
     ``name`` may also be ``path/to/file.py:Name``: see :func:`build_user_model`.
+    ``catalog`` may be a function returning one, called only for torchvision models.
 
     Nothing is downloaded and no parameter memory is allocated; the returned model's
     tensors are on ``meta``. Loading real weights is the caller's next step.
@@ -164,7 +165,7 @@ def build(
         if weights not in (None, "DEFAULT"):
             raise UsageError(f"--weights applies to torchvision models, not to {name}")
         return build_user_model(name, kwargs or {})
-    entry = resolve_model(name, catalog)
+    entry = resolve_model(name, catalog() if callable(catalog) else catalog)
     choice = resolve_weights(entry, weights)
     weight_set = choice.weight_set if choice.kind is not WeightsKind.random else None
     model = build_on_meta(entry, weight_set, kwargs)
@@ -172,14 +173,26 @@ def build(
 
 
 def build_on_meta(
-    entry: ModelEntry, weight_set: WeightSet | None, extra: dict[str, Any] | None = None, on_meta: bool = True
+    entry: ModelEntry, weight_set: WeightSet | None, extra: dict[str, Any] | None = None
 ) -> nn.Module:
     """Torchvision's builder for ``entry``, run on meta with ``weight_set``'s configuration.
 
     ``extra`` keyword arguments go to the builder (``num_classes=10`` with ``--weights none``).
-    With ``on_meta=False`` the model is built on the CPU with the builder's own random
-    initialisation instead (what timing needs: real tensors, realistic values).
     """
+    return _run_builder(entry, weight_set, extra, meta=True)
+
+
+def build_initialised(entry: ModelEntry, weight_set: WeightSet | None) -> nn.Module:
+    """The same architecture on the CPU with the builder's own random initialisation.
+
+    What timing and ``--weights none`` need: real tensors with realistic values.
+    """
+    return _run_builder(entry, weight_set, None, meta=False)
+
+
+def _run_builder(
+    entry: ModelEntry, weight_set: WeightSet | None, extra: dict[str, Any] | None, meta: bool
+) -> nn.Module:
     from torchvision.models import get_model_builder, get_model_weights
 
     builder = get_model_builder(entry.name)
@@ -200,11 +213,11 @@ def build_on_meta(
         kwargs["quantize"] = False
     try:
         with _skip_weight_loading():
-            if not on_meta:
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore", (FutureWarning, UserWarning))
-                    return builder(**kwargs).eval()
-            return _on_meta(lambda: builder(**kwargs)).eval()
+            if meta:
+                return _on_meta(lambda: builder(**kwargs)).eval()
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", (FutureWarning, UserWarning))
+                return builder(**kwargs).eval()
     except TypeError as exc:
         if extra and "keyword argument" in str(exc):
             raise UsageError(f"--kwarg: {entry.name}'s builder says: {first_line(exc)}") from None
@@ -312,7 +325,7 @@ def load_pretrained(
     assert built.entry is not None and built.weights is not None
     choice = built.weights
     if choice.kind is WeightsKind.random:
-        model = _build_with_init(built.entry, None)
+        model = build_initialised(built.entry, None)
     elif choice.kind is WeightsKind.checkpoint:
         model = build_on_meta(built.entry, choice.weight_set)
         _assign(model, read_checkpoint(choice.path), str(choice.path))
@@ -430,18 +443,6 @@ def _build_from_file(entry: ModelEntry, weight_set: WeightSet, path: Path) -> nn
         original_load(module, state_dict, strict=False, assign=True)
     _check_materialized(model, str(path))
     return model
-
-
-def _build_with_init(entry: ModelEntry, weight_set: WeightSet | None) -> nn.Module:
-    """The builder's own random initialisation (``--weights none``), on the CPU."""
-    from torchvision.models import get_model_builder
-
-    kwargs: dict[str, Any] = {"weights": None}
-    if "weights_backbone" in inspect.signature(get_model_builder(entry.name)).parameters:
-        kwargs["weights_backbone"] = None
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", (FutureWarning, UserWarning))
-        return get_model_builder(entry.name)(**kwargs)
 
 
 def _load_quantized(
