@@ -74,6 +74,7 @@ def run(runs: int = 1, count: int = 96) -> str:
         env = {**os.environ, "TORCH_HOME": str(Path(tmp) / "torch")}
         subprocess.run([PYTHON, "-c", PLANT, MODEL], env=env, check=True)
         subprocess.run([PYTHON, "-m", "cvzoo", "list"], env=env, capture_output=True, check=True)
+        cvzoo = [PYTHON, "-m", "cvzoo", "infer", MODEL, str(folder), "--format", "json"]
         cases = {
             "hand-written loop (PIL, transforms, batch 1, fp32)": [
                 PYTHON,
@@ -82,28 +83,8 @@ def run(runs: int = 1, count: int = 96) -> str:
                 MODEL,
                 str(folder),
             ],
-            "cvzoo infer (default: batch 16, BatchNorm folded, channels_last, fp32)": [
-                PYTHON,
-                "-m",
-                "cvzoo",
-                "infer",
-                MODEL,
-                str(folder),
-                "--format",
-                "json",
-            ],
-            "cvzoo infer --precision bf16": [
-                PYTHON,
-                "-m",
-                "cvzoo",
-                "infer",
-                MODEL,
-                str(folder),
-                "--format",
-                "json",
-                "--precision",
-                "bf16",
-            ],
+            "cvzoo infer (default: batch 16, BatchNorm folded, channels_last, fp32)": cvzoo,
+            "cvzoo infer --precision bf16": [*cvzoo, "--precision", "bf16"],
         }
         # The same commands on the first 16 images: the difference is the time of the other
         # images alone, start-up and model load cancelling out (the steady-state throughput).
