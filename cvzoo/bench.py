@@ -7,29 +7,20 @@ memory is reported as such and the others still run.
 
 from __future__ import annotations
 
-import contextlib
 import resource
 import statistics
 import sys
 import time
 import warnings
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from cvzoo import stats
-from cvzoo.catalog import Catalog, CompareRow, Task
+from cvzoo import inputs, registry, stats
+from cvzoo.catalog import Task
 from cvzoo.errors import UsageError, first_line
-from cvzoo.infer import Precision, choose_device, fold_batchnorm
-from cvzoo.registry import (
-    BuiltModel,
-    WeightsKind,
-    build,
-    build_initialised,
-    detect_device,
-    load_pretrained,
-    materialize,
-)
+from cvzoo.registry import BuiltModel, WeightsKind
+from cvzoo.runtime import Precision, Prepared, choose_device, prepare
 
 if TYPE_CHECKING:
     import torch
@@ -37,6 +28,8 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Latency:
+    """Milliseconds per batch: percentiles and mean of the timed iterations."""
+
     p50: float  # milliseconds per batch
     p90: float
     p99: float
@@ -64,6 +57,11 @@ class BenchRow:
 
 
 def parse_batch_sizes(text: str) -> list[int]:
+    """'1,8,32' -> [1, 8, 32].
+
+    Raises:
+        UsageError: for anything but positive integers.
+    """
     try:
         sizes = [int(part) for part in text.split(",") if part.strip()]
     except ValueError:
@@ -103,58 +101,27 @@ def bench_model(
         input_size: ``--input-size`` as parsed (needed for a user's own model); the batch
             dimension is replaced by each batch size.
     """
-    import torch
-
     if warmup < 0 or iters < 1:
         raise UsageError("--warmup must be 0 or more and --iters 1 or more")
-    base = stats.input_shape(built, input_size)  # checked once, before anything is built
-    int8 = built.task is Task.quantized and pretrained
-    device = (
-        choose_device(built, str(device) if device else None)
-        if int8
-        else detect_device(device and str(device))
-    )
-    channels_last = channels_last and not int8
-    if pretrained and built.weights is not None and built.weights.kind is not WeightsKind.random:
-        model = load_pretrained(built, device)
-    elif built.entry is not None:
-        random_init = built.weights is not None and built.weights.kind is WeightsKind.random
-        model = build_initialised(built.entry, None if random_init else built.weight_set).to(device)
-    else:
-        model = materialize(built.model, device)  # a user's model: small random weights
-    model.eval()
-    video = built.task is not None and built.task.value == "video"
-    memory_format = torch.channels_last_3d if video else torch.channels_last
-    if channels_last:
-        try:
-            model = fold_batchnorm(model).to(memory_format=memory_format)
-        except RuntimeError:  # a model mixing 4-D and 5-D weights: leave its layout alone
-            channels_last = False
-    if compile:
-        model = torch.compile(model)
-    autocast = _autocast(device, precision)
+    base = inputs.input_shape(built, input_size)  # checked once, before anything is built
+    ready = _ready(built, device, precision, channels_last, compile, pretrained)
     rows = []
     for batch in batch_sizes:
         common = {
             "model": built.name,
-            "device": str(device),
+            "device": str(ready.device),
             "precision": precision.value,
             "batch_size": batch,
-            "channels_last": channels_last,
+            "channels_last": ready.channels_last,
             "compiled": compile,
         }
         try:
-            shape = stats.input_shape(built, [batch, *base[1:]])
-            inputs = stats.example_inputs(built.task, shape, device)
-            if (
-                channels_last
-                and len(shape) == 4
-                and built.task is not None
-                and built.task.value != "detection"
-            ):
-                inputs = tuple(x.contiguous(memory_format=torch.channels_last) for x in inputs)
+            shape = inputs.input_shape(built, [batch, *base[1:]])
+            example = inputs.example_inputs(built.task, shape, ready.device)
             macs = stats.collect(built, shape).macs
-            rows.append(_time(model, inputs, device, autocast, warmup, iters, macs, batch, common, on_step))
+            rows.append(
+                _time(ready, tuple(map(ready.layout, example)), warmup, iters, macs, batch, common, on_step)
+            )
         except Exception as exc:  # one batch size failing must not stop the others
             if _is_oom(exc):
                 rows.append(BenchRow(**common, status="oom", error="out of memory"))
@@ -164,33 +131,37 @@ def bench_model(
                 for _ in range(warmup + iters):
                     on_step()
         finally:
-            if device.type == "cuda":
+            if ready.device.type == "cuda":
+                import torch
+
                 torch.cuda.empty_cache()
     return rows
 
 
-def with_speed(
-    rows: Sequence[CompareRow],
-    catalog: Catalog,
-    device: str | None = None,
-    batch_size: int = 1,
-    on_step: Callable[[], None] | None = None,
-) -> list[CompareRow]:
-    """``compare --bench``: each row with its measured p50 latency and throughput."""
-    timed_rows = []
-    for row in rows:
-        timed = bench_model(build(row.name, catalog=catalog), device, [batch_size], on_step=on_step)[0]
-        if timed.status == "ok" and timed.latency_ms is not None:
-            row = replace(row, latency_ms=timed.latency_ms.p50, throughput=timed.throughput)
-        timed_rows.append(row)
-    return timed_rows
+def _ready(
+    built: BuiltModel,
+    device: torch.device | str | None,
+    precision: Precision,
+    channels_last: bool,
+    compile: bool,
+    pretrained: bool,
+) -> Prepared:
+    """The model to time, with real tensors, prepared as ``cvzoo infer`` runs it."""
+    import torch
+
+    int8 = built.task is Task.quantized and pretrained
+    target = choose_device(str(device) if device else None, int8, built.name)
+    weights_chosen = built.weights is not None and built.weights.kind is not WeightsKind.random
+    model = registry.load(built, target, random_init=not (pretrained and weights_chosen))
+    ready = prepare(model, target, precision, channels_last, int8, video=built.task is Task.video)
+    if compile:
+        ready.model = torch.compile(ready.model)  # type: ignore[assignment]
+    return ready
 
 
 def _time(
-    model: Any,
-    inputs: tuple[Any, ...],
-    device: torch.device,
-    autocast: Any,
+    ready: Prepared,
+    example: tuple[Any, ...],
     warmup: int,
     iters: int,
     macs: int,
@@ -199,6 +170,8 @@ def _time(
     on_step: Callable[[], None] | None,
 ) -> BenchRow:
     import torch
+
+    device = ready.device
 
     def sync() -> None:
         if device.type == "cuda":
@@ -209,12 +182,12 @@ def _time(
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
     latencies = []
-    with torch.inference_mode(), autocast, warnings.catch_warnings():
+    with torch.inference_mode(), ready.autocast(), warnings.catch_warnings():
         warnings.simplefilter("ignore")
         for i in range(warmup + iters):
             sync()
             start = time.perf_counter()
-            model(*inputs)
+            ready.model(*example)
             sync()
             if i >= warmup:
                 latencies.append((time.perf_counter() - start) * 1000)
@@ -256,15 +229,6 @@ def _percentile(values: Sequence[float], q: float) -> float:
 def _peak_rss() -> int:
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak if sys.platform == "darwin" else peak * 1024  # bytes on macOS, KiB on Linux
-
-
-def _autocast(device: torch.device, precision: Precision) -> Any:
-    import torch
-
-    if precision is Precision.fp32:
-        return contextlib.nullcontext()
-    dtype = torch.bfloat16 if precision is Precision.bf16 else torch.float16
-    return torch.autocast(device_type=device.type, dtype=dtype)
 
 
 def _is_oom(exc: BaseException) -> bool:

@@ -1,9 +1,10 @@
 """The zoo as data: every torchvision model, its task and its weight sets' metadata.
 
-Derived from torchvision's own API (``list_models``, ``get_model_weights``) and cached on
-disk, keyed by the installed torchvision version, so that metadata questions (``list``,
-``info``, completion, ``--help``) are answered without importing torch. Importing this
-module never imports torch; only :func:`build_catalog` does, when the cache is cold.
+Derived from torchvision's own API (``list_models``, ``get_model_weights``) and kept in
+cvzoo's cache (:mod:`cvzoo.cache`), keyed by the installed torchvision version, so that
+metadata questions (``list``, ``info``, completion, ``--help``) are answered without
+importing torch. Importing this module never imports torch; only :func:`build_catalog`
+does, when the cache is cold.
 """
 
 from __future__ import annotations
@@ -12,22 +13,20 @@ import contextlib
 import dataclasses
 import difflib
 import fnmatch
-import functools
-import json
-import os
 import re
-import tempfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from enum import Enum
-from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from cvzoo.errors import CvzooError, UnknownModel, UsageError
+from cvzoo import cache
+from cvzoo.errors import NoMatch, UnknownModel, UsageError
 
 # Bump when the cached layout changes, so that an old cache is rebuilt rather than misread.
 SCHEMA = 2
+
+R = TypeVar("R")
 
 
 class Task(str, Enum):
@@ -124,6 +123,7 @@ class Catalog:
     models: dict[str, ModelEntry] = field(default_factory=dict)
 
     def names(self) -> list[str]:
+        """Every model's name, in natural order."""
         return sorted(self.models, key=natural_key)
 
     def get(self, name: str) -> ModelEntry:
@@ -134,8 +134,12 @@ class Catalog:
         """
         entry = self.models.get(name.lower())
         if entry is None:
-            raise UnknownModel(name, difflib.get_close_matches(name.lower(), self.names(), n=3, cutoff=0.6))
+            raise UnknownModel(name, self.close_names(name))
         return entry
+
+    def close_names(self, name: str) -> list[str]:
+        """Up to three known names that look like ``name``, the closest first."""
+        return difflib.get_close_matches(name.lower(), self.names(), n=3, cutoff=0.6)
 
     def select(self, patterns: Iterable[str] = (), task: Task | None = None) -> list[ModelEntry]:
         """Models matching any of ``patterns`` (globs or substrings, case-insensitive), in natural order."""
@@ -150,6 +154,33 @@ class Catalog:
             chosen.append(entry)
         return chosen
 
+    def to_json(self) -> dict[str, Any]:
+        """The catalogue as a JSON document, as cached on disk."""
+        return {
+            "schema": SCHEMA,
+            "torchvision": self.torchvision_version,
+            "models": [
+                {"name": e.name, "task": e.task.value, "weights": [dataclasses.asdict(w) for w in e.weights]}
+                for e in self.models.values()
+            ],
+        }
+
+    @classmethod
+    def from_json(cls, data: Any, version: str) -> Catalog | None:
+        """The catalogue in ``data`` if it is whole and made for torchvision ``version``, else None."""
+        try:
+            if data.get("schema") != SCHEMA or data.get("torchvision") != version:
+                return None
+            models = {}
+            for m in data["models"]:
+                weights = tuple(WeightSet(**w) for w in m["weights"])
+                if sum(w.is_default for w in weights) != 1:
+                    return None  # every model has exactly one DEFAULT set
+                models[m["name"]] = ModelEntry(name=m["name"], task=Task(m["task"]), weights=weights)
+        except (KeyError, TypeError, AttributeError, ValueError):
+            return None  # not a catalogue: rebuilt by the caller
+        return cls(torchvision_version=data["torchvision"], models=models)
+
 
 def _matches(name: str, pattern: str) -> bool:
     if any(c in pattern for c in "*?["):
@@ -160,6 +191,26 @@ def _matches(name: str, pattern: str) -> bool:
 def natural_key(name: str) -> list[Any]:
     """Sort key that orders digits by value: resnet18 before resnet101."""
     return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name)]
+
+
+def published(cls: type[R], w: WeightSet, **own: Any) -> R:
+    """A view record (``cls``) filled with ``w``'s published figures, plus its ``own`` fields.
+
+    Each view (a row of ``list``, ``compare``, ``info``) declares which published figures it
+    shows by naming them among its fields; their values are taken from here, in one place.
+    """
+    figures = {
+        "params": w.params,
+        "gmacs": w.gmacs,
+        "acc1": w.acc1,
+        "acc5": w.acc5,
+        "metrics": w.metrics,
+        "file_size_mib": w.file_size_mib,
+        "input_size": w.input_size,
+        "num_categories": w.num_categories,
+    }
+    wanted = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    return cls(**{k: v for k, v in figures.items() if k in wanted and k not in own}, **own)
 
 
 class SortKey(str, Enum):
@@ -197,7 +248,7 @@ class ZooRow:
     gmacs: float
     acc1: float | None
     acc5: float | None
-    metrics: dict[str, dict[str, float]]
+    metrics: dict[str, dict[str, float | None]]
     file_size_mib: float
     input_size: list[int] | None
     num_categories: int | None
@@ -215,205 +266,45 @@ def list_rows(
     """The rows of ``cvzoo list``: filtered, ordered, and cut to ``limit``.
 
     Rows without the sorted-by metric (a detection model sorted by acc1) go last either way.
+
+    Raises:
+        NoMatch: when patterns were given and no model matches them.
     """
     if limit is not None and limit < 0:
         raise UsageError(f"--limit must be 0 or more, not {limit}")
     patterns = list(patterns)
     entries = catalog.select(patterns, task)
     if patterns and not entries:
-        raise NoMatch(patterns, task, catalog)
+        near = sorted({m for p in patterns for m in catalog.close_names(p)})
+        raise NoMatch(patterns, f" among {task.value} models" if task else "", near)
     pairs = [(entry, w) for entry in entries for w in (entry.weights if all_weights else (entry.default,))]
     present = [p for p in pairs if sort_value(sort, *p) is not None]
     missing = [p for p in pairs if sort_value(sort, *p) is None]
     present.sort(key=lambda p: sort_value(sort, *p), reverse=descending)
-    rows = [_row(entry, w) for entry, w in present + missing]
+    rows = [
+        published(ZooRow, w, name=e.name, task=e.task.value, weights=w.name, default=w.is_default)
+        for e, w in present + missing
+    ]
     return rows if limit is None else rows[:limit]
 
 
-class NoMatch(CvzooError):
-    """Patterns that match no model: exit 1, like grep, with the nearest names."""
-
-    def __init__(self, patterns: list[str], task: Task | None, catalog: Catalog):
-        names = catalog.names()
-        near = sorted(
-            {m for p in patterns for m in difflib.get_close_matches(p.lower(), names, n=3, cutoff=0.6)}
-        )
-        where = f" among {task.value} models" if task else ""
-        hint = f"; did you mean {', '.join(near)}?" if near else "; 'cvzoo list' shows them all"
-        super().__init__(f"no model matches {' '.join(repr(p) for p in patterns)}{where}{hint}")
-
-
-def _row(entry: ModelEntry, w: WeightSet) -> ZooRow:
-    return ZooRow(
-        name=entry.name,
-        task=entry.task.value,
-        weights=w.name,
-        default=w.is_default,
-        params=w.params,
-        gmacs=w.gmacs,
-        acc1=w.acc1,
-        acc5=w.acc5,
-        metrics=w.metrics,
-        file_size_mib=w.file_size_mib,
-        input_size=w.input_size,
-        num_categories=w.num_categories,
-    )
-
-
-# --- model cards: the family, its idea, its paper -------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Paper:
-    title: str
-    authors: str
-    year: int
-    arxiv: str
-
-
-@dataclass(frozen=True)
-class FamilyCard:
-    """What a family of models is and where it came from, in cvzoo's words (cards.json)."""
-
-    key: str  # e.g. "resnet"
-    title: str  # e.g. "ResNet"
-    year: int
-    idea: str  # the technique the family introduced, and why it mattered
-    paper: Paper
-    milestone: bool  # one of the course's milestone models
-
-
-@functools.cache
-def _cards() -> dict[str, Any]:
-    return json.loads((Path(__file__).parent / "cards.json").read_text(encoding="utf-8"))
-
-
-def family_card(model: str) -> FamilyCard | None:
-    """The card of ``model``'s family, or None for a model the cards don't cover yet."""
-    cards = _cards()
-    key = cards["models"].get(model)
-    if key is None:
-        return None
-    family = cards["families"][key]
-    return FamilyCard(
-        key=key,
-        title=family["title"],
-        year=family["year"],
-        idea=family["idea"],
-        paper=Paper(**family["paper"]),
-        milestone=family["milestone"],
-    )
-
-
-@dataclass(frozen=True)
-class ModelInfo:
-    """``cvzoo info``: a model's card and all of its weight sets."""
-
-    name: str
-    task: str
-    family: str | None
-    title: str | None
-    year: int | None
-    idea: str | None
-    paper: Paper | None
-    milestone: bool
-    params: int  # the DEFAULT set's
-    gmacs: float
-    num_categories: int | None
-    default_weights: str
-    weights: tuple[WeightSet, ...]
-
-
-def model_info(catalog: Catalog, name: str) -> ModelInfo:
-    entry = catalog.get(name)
-    card = family_card(entry.name)
-    return ModelInfo(
-        name=entry.name,
-        task=entry.task.value,
-        family=card.key if card else None,
-        title=card.title if card else None,
-        year=card.year if card else None,
-        idea=card.idea if card else None,
-        paper=card.paper if card else None,
-        milestone=card.milestone if card else False,
-        params=entry.default.params,
-        gmacs=entry.default.gmacs,
-        num_categories=entry.default.num_categories,
-        default_weights=entry.default.name,
-        weights=entry.weights,
-    )
-
-
-@dataclass(frozen=True)
-class CompareRow:
-    """One model in ``cvzoo compare``: its DEFAULT weights' figures, and its speed if measured."""
-
-    name: str
-    task: str
-    family: str | None
-    year: int | None
-    params: int
-    gmacs: float
-    acc1: float | None
-    acc5: float | None
-    metrics: dict[str, dict[str, float | None]]
-    file_size_mib: float
-    input_size: list[int] | None
-    latency_ms: float | None = None  # p50 of one batch, with --bench
-    throughput: float | None = None  # images per second, with --bench
-
-
-def compare_rows(catalog: Catalog, names: Iterable[str]) -> list[CompareRow]:
-    """The models side by side, in the order given; an unknown name raises UnknownModel."""
-    rows = []
-    for name in names:
-        entry = catalog.get(name)
-        w, card = entry.default, family_card(entry.name)
-        rows.append(
-            CompareRow(
-                name=entry.name,
-                task=entry.task.value,
-                family=card.title if card else None,
-                year=card.year if card else None,
-                params=w.params,
-                gmacs=w.gmacs,
-                acc1=w.acc1,
-                acc5=w.acc5,
-                metrics=w.metrics,
-                file_size_mib=w.file_size_mib,
-                input_size=w.input_size,
-            )
-        )
-    return rows
-
-
-# --- the on-disk cache -------------------------------------------------------------------------
+# --- the cached copy -----------------------------------------------------------------------------
 
 
 def torchvision_version() -> str:
-    """The installed torchvision's version, read from its metadata without importing it.
-
-    The local label of wheels such as ``0.20.1+cpu`` is dropped, as in the cached catalogue.
-    """
-    return metadata.version("torchvision").split("+")[0]
-
-
-def cache_dir() -> Path:
-    """Where cvzoo keeps its cache: ``$CVZOO_CACHE_DIR``, else ``$XDG_CACHE_HOME/cvzoo``."""
-    if os.environ.get("CVZOO_CACHE_DIR"):
-        return Path(os.environ["CVZOO_CACHE_DIR"])
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "cvzoo"
+    """The installed torchvision's release, read from its metadata without importing it."""
+    return cache.installed_version("torchvision")
 
 
 def cache_path(version: str | None = None) -> Path:
-    return cache_dir() / f"catalog-torchvision-{version or torchvision_version()}.json"
+    """The catalogue's file in cvzoo's cache, for ``version`` (default: the installed one)."""
+    return cache.cache_dir() / f"catalog-torchvision-{version or torchvision_version()}.json"
 
 
 def cached_catalog() -> Catalog | None:
     """The catalogue if the cache holds a good one for the installed torchvision, else None."""
     version = torchvision_version()
-    return _read_cache(cache_path(version), version)
+    return Catalog.from_json(cache.read_json(cache_path(version)), version)
 
 
 def load_catalog(on_build: Callable[[], contextlib.AbstractContextManager[Any]] | None = None) -> Catalog:
@@ -422,65 +313,13 @@ def load_catalog(on_build: Callable[[], contextlib.AbstractContextManager[Any]] 
     Args:
         on_build: a context manager factory entered around a rebuild, e.g. a spinner.
     """
-    version = torchvision_version()
-    path = cache_path(version)
-    cached = _read_cache(path, version)
+    cached = cached_catalog()
     if cached is not None:
         return cached
     with on_build() if on_build else contextlib.nullcontext():
         catalog = build_catalog()
-    _write_atomically(path, _dumps(catalog))
+    cache.write_json(cache_path(catalog.torchvision_version), catalog.to_json())
     return catalog
-
-
-def _read_cache(path: Path, version: str) -> Catalog | None:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        if data.get("schema") != SCHEMA or data.get("torchvision") != version:
-            return None
-        return _catalog_from_json(data)
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
-        return None  # missing or corrupt: rebuilt by the caller
-
-
-def _dumps(catalog: Catalog) -> str:
-    return json.dumps(
-        {
-            "schema": SCHEMA,
-            "torchvision": catalog.torchvision_version,
-            "models": [
-                {"name": e.name, "task": e.task.value, "weights": [dataclasses.asdict(w) for w in e.weights]}
-                for e in catalog.models.values()
-            ],
-        }
-    )
-
-
-def _catalog_from_json(data: dict[str, Any]) -> Catalog:
-    models = {}
-    for m in data["models"]:
-        weights = tuple(WeightSet(**w) for w in m["weights"])
-        if sum(w.is_default for w in weights) != 1:
-            raise ValueError(f"{m['name']}: expected exactly one DEFAULT weight set")
-        models[m["name"]] = ModelEntry(name=m["name"], task=Task(m["task"]), weights=weights)
-    return Catalog(torchvision_version=data["torchvision"], models=models)
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` so that readers see the old file or the new one, never a part."""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                f.write(text)
-            os.replace(tmp, path)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
-    except OSError:
-        pass  # a read-only cache directory costs speed, not correctness
 
 
 # --- building from torchvision -----------------------------------------------------------------

@@ -1,29 +1,34 @@
-"""The command line: parse options, call the core, hand the result to the renderer.
+"""The command line: parse options, call the core, emit the result in the chosen format.
 
-Data goes to stdout, everything else (progress, errors) to stderr. A CvzooError becomes
-one line on stderr and its exit code (1 failure, 2 usage); ``--debug`` shows the traceback.
-Torch is imported only by the commands that build a model, never for ``list`` or ``--help``.
+Data goes to stdout, everything else (progress, warnings, errors) to stderr. A CvzooError
+becomes one line on stderr and its exit code (1 failure, 2 usage); ``--debug`` shows the
+traceback. Torch is imported only by the commands that build a model, never for ``list``,
+``info``, completion or ``--help``: the core and render modules are imported inside the
+commands that need them.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
 import sys
-from collections.abc import Iterator
+from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.text import Text
 from typer.core import TyperGroup
 
-from cvzoo import __version__, catalog, render
+from cvzoo import __version__, catalog
 from cvzoo.catalog import SortKey, Task
 from cvzoo.errors import CvzooError
-from cvzoo.infer import Precision
 from cvzoo.plot import XAxis, YAxis
-from cvzoo.render import OutputFormat
+from cvzoo.render import ListFormat, TableJson, TableJsonCsv, View, output
+from cvzoo.runtime import Precision
+
+out = Console(soft_wrap=False)
+err = Console(stderr=True)
 
 
 class _State:
@@ -31,8 +36,13 @@ class _State:
 
 
 state = _State()
-out = Console(soft_wrap=False)
-err = Console(stderr=True)
+
+
+def say(kind: str, message: str, style: str = "bold red") -> None:
+    """One line on stderr: ``kind: message``, the message printed literally (never as markup)."""
+    line = Text(f"{kind}: ", style=style) if kind else Text()
+    line.append(message)
+    err.print(line, highlight=False, soft_wrap=True)
 
 
 class _Group(TyperGroup):
@@ -44,7 +54,7 @@ class _Group(TyperGroup):
         except CvzooError as exc:
             if state.debug:
                 raise
-            err.print(f"[bold red]error:[/] {exc}", highlight=False, markup=True, soft_wrap=True)
+            say("error", str(exc))
             raise typer.Exit(exc.exit_code) from None
 
 
@@ -75,23 +85,14 @@ def _main(
     state.debug = debug or bool(os.environ.get("CVZOO_DEBUG"))
 
 
-# --- completion (reads only the cache: no torch) ----------------------------------------------
-
-
-def complete_model(incomplete: str) -> list[str]:
-    cached = catalog.cached_catalog()
-    if cached is None:
-        return []
-    return [n for n in cached.names() if n.startswith(incomplete.lower())]
-
-
-def complete_weights(ctx: typer.Context, incomplete: str) -> list[str]:
-    cached = catalog.cached_catalog()
-    # While completing, Typer leaves the already-typed MODEL in ctx.args rather than ctx.params.
-    model = (ctx.params or {}).get("model") or next(iter(ctx.args or []), "")
-    entry = cached.models.get(model.lower()) if cached else None
-    choices = ["DEFAULT", "none"] + ([w.name for w in entry.weights] if entry else [])
-    return [c for c in choices if c.lower().startswith(incomplete.lower())]
+def _emit(result: Any, fmt: Enum, view: View[Any]) -> None:
+    """Write ``result`` to stdout in format ``fmt``."""
+    shown = output(result, fmt, view, width=out.width)
+    if isinstance(shown, str):
+        sys.stdout.write(shown)
+        sys.stdout.flush()
+    else:
+        out.print(shown)
 
 
 def _load_catalog() -> catalog.Catalog:
@@ -100,41 +101,28 @@ def _load_catalog() -> catalog.Catalog:
     )
 
 
-# --- commands ----------------------------------------------------------------------------------
+# --- completion (reads only the cache: no torch) ----------------------------------------------
 
 
-@app.command("list")
-def list_(
-    patterns: Annotated[
-        list[str] | None,
-        typer.Argument(
-            help="Globs or substrings to match model names (resnet*, vit).",
-            show_default=False,
-            metavar="[PATTERN]...",
-        ),
-    ] = None,
-    task: Annotated[Task | None, typer.Option("--task", "-t", help="Only models of this task.")] = None,
-    sort: Annotated[SortKey, typer.Option("--sort", "-s", help="Order rows by this column.")] = SortKey.name,
-    desc: Annotated[bool, typer.Option("--desc", help="Largest first.")] = False,
-    all_weights: Annotated[
-        bool, typer.Option("--all-weights", "-a", help="A row per weight set, not just DEFAULT.")
-    ] = False,
-    limit: Annotated[int | None, typer.Option("--limit", "-n", help="Show at most N rows.", min=0)] = None,
-    fmt: Annotated[OutputFormat, typer.Option("--format", "-f", help="Output format.")] = OutputFormat.table,
-) -> None:
-    """The zoo with its published size, cost and accuracy."""
-    rows = catalog.list_rows(_load_catalog(), patterns or (), task, sort, desc, all_weights, limit)
-    if fmt is OutputFormat.table:
-        out.print(render.zoo_table(rows, all_weights, width=out.width))
-    elif fmt is OutputFormat.markdown:
-        _write(render.zoo_markdown(rows, all_weights))
-    elif fmt is OutputFormat.json:
-        _write(render.to_json(rows))
-    else:
-        _write(render.to_csv(rows))
+def complete_model(incomplete: str) -> list[str]:
+    """Model names starting with what has been typed, from the cached catalogue."""
+    cached = catalog.cached_catalog()
+    if cached is None:
+        return []
+    return [n for n in cached.names() if n.startswith(incomplete.lower())]
 
 
-# --- looking inside a model ---------------------------------------------------------------------
+def complete_weights(ctx: typer.Context, incomplete: str) -> list[str]:
+    """``--weights`` values for the MODEL already typed: its sets, DEFAULT and none."""
+    cached = catalog.cached_catalog()
+    # While completing, Typer leaves the already-typed MODEL in ctx.args rather than ctx.params.
+    model = (ctx.params or {}).get("model") or next(iter(ctx.args or []), "")
+    entry = cached.models.get(model.lower()) if cached else None
+    choices = ["DEFAULT", "none"] + ([w.name for w in entry.weights] if entry else [])
+    return [c for c in choices if c.lower().startswith(incomplete.lower())]
+
+
+# --- options shared by several commands -----------------------------------------------------------
 
 ModelArg = Annotated[
     str,
@@ -144,6 +132,9 @@ ModelArg = Annotated[
         show_default=False,
         metavar="MODEL",
     ),
+]
+ModelsArg = Annotated[
+    list[str], typer.Argument(help="Models to time.", autocompletion=complete_model, metavar="MODEL...")
 ]
 WeightsOpt = Annotated[
     str,
@@ -170,35 +161,52 @@ KwargOpt = Annotated[
 CollapseOpt = Annotated[
     bool, typer.Option("--collapse/--no-collapse", help="Fold runs of identical sibling blocks into one row.")
 ]
-InspectFormat = Annotated[OutputFormat, typer.Option("--format", "-f", help="Output format: table or json.")]
+DeviceOpt = Annotated[str | None, typer.Option("--device", help="cpu, cuda, cuda:N or mps.")]
+PrecisionOpt = Annotated[Precision, typer.Option("--precision", help="Number format.")]
+TableJsonOpt = Annotated[TableJson, typer.Option("--format", "-f", help="Output format.")]
+TableJsonCsvOpt = Annotated[TableJsonCsv, typer.Option("--format", "-f", help="Output format.")]
 
 
-def _inspect(
-    model: str,
-    weights: str,
-    input_size: str | None,
-    kwargs: list[str] | None,
-    depth: int,
-    collapse: bool,
-    count_macs: bool = True,
-) -> tuple[Any, list[Any]]:
-    """Build and count ``model``; the stats and the rows to show at ``depth``."""
-    from cvzoo import registry, stats
-
-    built = registry.build(model, weights, catalog=_load_catalog, kwargs=registry.parse_kwargs(kwargs or []))
-    requested = stats.parse_input_size(input_size) if input_size else None
-    result = stats.collect(built, requested, count_macs=count_macs)
-    return result, stats.flatten(stats.collapse(result.root) if collapse else result.root, depth)
+# --- the zoo ---------------------------------------------------------------------------------------
 
 
-def _only(fmt: OutputFormat, *allowed: OutputFormat) -> None:
-    if fmt not in allowed:
-        choices = " or ".join(f.value for f in allowed)
-        raise typer.BadParameter(f"'{fmt.value}' is not offered here; use {choices}", param_hint="'--format'")
+@app.command("list")
+def list_(
+    patterns: Annotated[
+        list[str] | None,
+        typer.Argument(
+            help="Globs or substrings to match model names (resnet*, vit).",
+            show_default=False,
+            metavar="[PATTERN]...",
+        ),
+    ] = None,
+    task: Annotated[Task | None, typer.Option("--task", "-t", help="Only models of this task.")] = None,
+    sort: Annotated[SortKey, typer.Option("--sort", "-s", help="Order rows by this column.")] = SortKey.name,
+    desc: Annotated[bool, typer.Option("--desc", help="Largest first.")] = False,
+    all_weights: Annotated[
+        bool, typer.Option("--all-weights", "-a", help="A row per weight set, not just DEFAULT.")
+    ] = False,
+    limit: Annotated[int | None, typer.Option("--limit", "-n", help="Show at most N rows.", min=0)] = None,
+    fmt: Annotated[ListFormat, typer.Option("--format", "-f", help="Output format.")] = ListFormat.table,
+) -> None:
+    """The zoo with its published size, cost and accuracy."""
+    from cvzoo.render import zoo
+
+    rows = catalog.list_rows(_load_catalog(), patterns or (), task, sort, desc, all_weights, limit)
+    _emit(rows, fmt, zoo.view(all_weights))
 
 
-TABLE_OR_JSON = (OutputFormat.table, OutputFormat.json)
-TABLE_JSON_CSV = (OutputFormat.table, OutputFormat.json, OutputFormat.csv)
+# --- looking inside a model ---------------------------------------------------------------------
+
+
+def _count(
+    model: str, weights: str, input_size: str | None, kwargs: list[str] | None, macs: bool = True
+) -> Any:
+    from cvzoo import inputs, reports, usermodel
+
+    requested = inputs.parse_input_size(input_size) if input_size else None
+    parsed = usermodel.parse_kwargs(kwargs or [])
+    return reports.count(model, weights, requested, parsed, count_macs=macs, catalog=_load_catalog)
 
 
 @app.command()
@@ -209,15 +217,13 @@ def summary(
     depth: DepthOpt = 2,
     collapse: CollapseOpt = True,
     kwarg: KwargOpt = None,
-    fmt: InspectFormat = OutputFormat.table,
+    fmt: TableJsonOpt = TableJson.table,
 ) -> None:
     """The layer tree with output shapes, parameters and MACs, and the totals."""
-    _only(fmt, *TABLE_OR_JSON)
-    result, rows = _inspect(model, weights, input_size, kwarg, depth, collapse)
-    if fmt is OutputFormat.json:
-        _write(render.to_json(render.summary_json(result, rows)))
-    else:
-        out.print(render.summary_view(result, rows))
+    from cvzoo import reports
+    from cvzoo.render.layers import SUMMARY
+
+    _emit(reports.summary(_count(model, weights, input_size, kwarg), depth, collapse), fmt, SUMMARY)
 
 
 @app.command()
@@ -230,15 +236,14 @@ def params(
     ] = False,
     collapse: CollapseOpt = True,
     kwarg: KwargOpt = None,
-    fmt: InspectFormat = OutputFormat.table,
+    fmt: TableJsonOpt = TableJson.table,
 ) -> None:
     """Parameters: total, trainable, buffers, memory, and where they are."""
-    _only(fmt, *TABLE_OR_JSON)
-    result, rows = _inspect(model, weights, None, kwarg, depth, collapse, count_macs=False)
-    if fmt is OutputFormat.json:
-        _write(render.to_json(render.params_json(result, rows)))
-    else:
-        out.print(render.params_view(result, rows, by_type))
+    from cvzoo import reports
+    from cvzoo.render.layers import params_view
+
+    counted = _count(model, weights, None, kwarg, macs=False)
+    _emit(reports.params(counted, depth, collapse), fmt, params_view(by_type))
 
 
 @app.command()
@@ -249,15 +254,13 @@ def flops(
     depth: DepthOpt = 1,
     collapse: CollapseOpt = True,
     kwarg: KwargOpt = None,
-    fmt: InspectFormat = OutputFormat.table,
+    fmt: TableJsonOpt = TableJson.table,
 ) -> None:
     """MACs and FLOPs (= 2 x MACs), in total, per module and per operator."""
-    _only(fmt, *TABLE_OR_JSON)
-    result, rows = _inspect(model, weights, input_size, kwarg, depth, collapse)
-    if fmt is OutputFormat.json:
-        _write(render.to_json(render.flops_json(result, rows)))
-    else:
-        out.print(render.flops_view(result, rows))
+    from cvzoo import reports
+    from cvzoo.render.layers import FLOPS
+
+    _emit(reports.flops(_count(model, weights, input_size, kwarg), depth, collapse), fmt, FLOPS)
 
 
 # --- trying a model ------------------------------------------------------------------------------
@@ -274,84 +277,43 @@ def infer(
     ],
     top_k: Annotated[int, typer.Option("--top-k", "-k", min=1, help="How many classes per image.")] = 5,
     weights: WeightsOpt = "DEFAULT",
-    device: Annotated[str | None, typer.Option("--device", help="cpu, cuda, cuda:N or mps.")] = None,
+    device: DeviceOpt = None,
     batch_size: Annotated[
         int, typer.Option("--batch-size", "-b", min=1, help="Images per forward pass.")
     ] = 16,
-    precision: Annotated[Precision, typer.Option("--precision", help="Number format.")] = Precision.fp32,
+    precision: PrecisionOpt = Precision.fp32,
     recursive: Annotated[
         bool, typer.Option("--recursive", "-r", help="Descend into subdirectories.")
     ] = False,
-    fmt: Annotated[
-        OutputFormat, typer.Option("--format", "-f", help="table, json or csv.")
-    ] = OutputFormat.table,
+    fmt: TableJsonCsvOpt = TableJsonCsv.table,
 ) -> None:
     """Top-k ImageNet classes for your images, with pretrained weights."""
-    from cvzoo import images, registry
+    from cvzoo import images, registry, runtime
     from cvzoo import infer as inference
+    from cvzoo.render import progress
+    from cvzoo.render.predictions import PREDICTIONS
+    from cvzoo.weights import cached_weights_path
 
-    _only(fmt, *TABLE_JSON_CSV)
     sources = images.gather(inputs, recursive)
     built = registry.build(model, weights, catalog=_load_catalog)
     inference.check_task(built, precision)
-    target = inference.choose_device(built, device)
-    for note in (inference.weights_note(built), inference.precision_note(target, precision)):
+    target = inference.target_device(built, device)
+    for note in (inference.weights_note(built), runtime.precision_note(target, precision)):
         if note:
-            err.print(f"[yellow]warning:[/] {note}", highlight=False)
-    with _download_progress(built) as on_download:
-        loaded = registry.load_pretrained(built, target, on_download)
-    with _image_progress(len(sources)) as on_image:
+            say("warning", note, style="yellow")
+    fetching = built.pretrained and not cached_weights_path(built.pretrained).is_file()
+    label = f"downloading {built.pretrained.qualname}" if built.pretrained else ""
+    with progress.download_bar(err, label, needed=bool(fetching)) as on_download:
+        loaded = registry.load(built, target, on_download)
+    with progress.step_bar(err, "images", len(sources), minimum=8) as on_image:
         results = inference.predict(built, loaded, sources, top_k, batch_size, precision, target, on_image)
-    if fmt is OutputFormat.json:
-        _write(render.to_json(render.predictions_json(results)))
-    elif fmt is OutputFormat.csv:
-        _write(render.predictions_csv(results))
-    else:
-        out.print(render.predictions_view(results))
+    _emit(results, fmt, PREDICTIONS)
     failed = [r for r in results if r.error]
     if failed:
         for r in failed:
-            err.print(f"[bold red]error:[/] {r.image}: {r.error}", highlight=False, soft_wrap=True)
-        err.print(f"{len(failed)} of {len(results)} inputs failed", highlight=False)
+            say("error", f"{r.image}: {r.error}")
+        say("", f"{len(failed)} of {len(results)} inputs failed")
         raise typer.Exit(1)
-
-
-@contextlib.contextmanager
-def _download_progress(built: Any) -> Iterator[Any]:
-    """A download bar on stderr if the weights must be fetched; yields the update callback."""
-    from cvzoo import registry
-
-    pretrained = built.pretrained
-    if pretrained is None or registry.cached_weights_path(pretrained).is_file() or not err.is_terminal:
-        yield None
-        return
-    from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn, TransferSpeedColumn
-
-    columns = (
-        "{task.description}",
-        BarColumn(),
-        DownloadColumn(),
-        TransferSpeedColumn(),
-        TimeRemainingColumn(),
-    )
-    with Progress(*columns, console=err, transient=True) as progress:
-        task = progress.add_task(f"downloading {pretrained.qualname}", total=None)
-        yield lambda done, total: progress.update(task, completed=done, total=total)
-
-
-@contextlib.contextmanager
-def _image_progress(total: int) -> Iterator[Any]:
-    """A progress bar on stderr for more than a handful of images; yields the update callback."""
-    if total <= 8 or not err.is_terminal:
-        yield None
-        return
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
-
-    with Progress(
-        "images", BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err, transient=True
-    ) as p:
-        task = p.add_task("images", total=total)
-        yield lambda done: p.update(task, completed=done)
 
 
 # --- speed ---------------------------------------------------------------------------------------
@@ -359,14 +321,12 @@ def _image_progress(total: int) -> Iterator[Any]:
 
 @app.command()
 def bench(
-    models: Annotated[
-        list[str], typer.Argument(help="Models to time.", autocompletion=complete_model, metavar="MODEL...")
-    ],
+    models: ModelsArg,
     batch_size: Annotated[
         str, typer.Option("--batch-size", "-b", help="Comma-separated batch sizes.")
     ] = "1,8,32",
-    device: Annotated[str | None, typer.Option("--device", help="cpu, cuda, cuda:N or mps.")] = None,
-    precision: Annotated[Precision, typer.Option("--precision", help="Number format.")] = Precision.fp32,
+    device: DeviceOpt = None,
+    precision: PrecisionOpt = Precision.fp32,
     channels_last: Annotated[
         bool,
         typer.Option("--channels-last/--no-channels-last", help="Channels-last memory, BatchNorm folded."),
@@ -379,25 +339,24 @@ def bench(
         typer.Option("--weights", "-w", help="Load these weights (may download); default: random init."),
     ] = None,
     input_size: InputOpt = None,
-    fmt: Annotated[
-        OutputFormat, typer.Option("--format", "-f", help="table, json or csv.")
-    ] = OutputFormat.table,
+    fmt: TableJsonCsvOpt = TableJsonCsv.table,
 ) -> None:
     """Latency, throughput and peak memory on synthetic input, per batch size."""
     from cvzoo import bench as benchmark
-    from cvzoo import registry, stats
+    from cvzoo import inputs, registry
+    from cvzoo.render import progress
+    from cvzoo.render.speed import BENCH
 
-    _only(fmt, *TABLE_JSON_CSV)
     sizes = benchmark.parse_batch_sizes(batch_size)
-    requested = stats.parse_input_size(input_size) if input_size else None
+    requested = inputs.parse_input_size(input_size) if input_size else None
     builds = [registry.build(m, weights or "DEFAULT", catalog=_load_catalog) for m in models]
     pretrained = weights is not None
     for built in builds:
         note = benchmark.quantized_note(built, pretrained)
         if note:
-            err.print(f"note: {note}", highlight=False)
+            say("note", note, style="")
     rows = []
-    with _step_progress(len(builds) * len(sizes) * (warmup + iters), "timing") as on_step:
+    with progress.step_bar(err, "timing", len(builds) * len(sizes) * (warmup + iters)) as on_step:
         for built in builds:
             rows += benchmark.bench_model(
                 built,
@@ -412,12 +371,7 @@ def bench(
                 input_size=requested,
                 on_step=on_step,
             )
-    if fmt is OutputFormat.json:
-        _write(render.to_json(rows))
-    elif fmt is OutputFormat.csv:
-        _write(render.bench_csv(rows))
-    else:
-        out.print(render.bench_table(rows))
+    _emit(rows, fmt, BENCH)
     if any(r.status != "ok" for r in rows):
         raise typer.Exit(1)
 
@@ -433,42 +387,21 @@ def compare(
         str | None, typer.Option("--device", help="For --bench: cpu, cuda, cuda:N or mps.")
     ] = None,
     batch_size: Annotated[int, typer.Option("--batch-size", "-b", min=1, help="For --bench.")] = 1,
-    fmt: Annotated[
-        OutputFormat, typer.Option("--format", "-f", help="table, json or csv.")
-    ] = OutputFormat.table,
+    fmt: TableJsonCsvOpt = TableJsonCsv.table,
 ) -> None:
     """Models side by side: size, cost, published accuracy, and speed with --bench."""
-    _only(fmt, *TABLE_JSON_CSV)
+    from cvzoo import compare as comparison
+    from cvzoo.render import progress
+    from cvzoo.render.speed import COMPARE
+
     if len(models) < 2:
         raise typer.BadParameter("give two or more models to compare", param_hint="'MODEL...'")
     zoo = _load_catalog()
-    rows = catalog.compare_rows(zoo, models)
+    rows = comparison.compare_rows(zoo, models)
     if with_bench:
-        from cvzoo import bench as benchmark
-
-        with _step_progress(len(rows) * 13, "timing") as on_step:  # 3 warm-up + 10 timed calls each
-            rows = benchmark.with_speed(rows, zoo, device, batch_size, on_step)
-    if fmt is OutputFormat.json:
-        _write(render.to_json(rows))
-    elif fmt is OutputFormat.csv:
-        _write(render.to_csv(rows))
-    else:
-        out.print(render.compare_table(rows))
-
-
-@contextlib.contextmanager
-def _step_progress(total: int, label: str) -> Iterator[Any]:
-    """A progress bar on stderr, in a terminal; yields the per-step callback."""
-    if not err.is_terminal:
-        yield None
-        return
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
-
-    with Progress(
-        label, BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err, transient=True
-    ) as p:
-        task = p.add_task(label, total=total)
-        yield lambda: p.advance(task)
+        with progress.step_bar(err, "timing", len(rows) * 13) as on_step:  # 3 warm-up + 10 timed each
+            rows = comparison.with_speed(rows, zoo, device, batch_size, on_step)
+    _emit(rows, fmt, COMPARE)
 
 
 # --- learning the zoo ----------------------------------------------------------------------------
@@ -479,15 +412,13 @@ def info(
     model: Annotated[
         str, typer.Argument(help="A torchvision model.", autocompletion=complete_model, metavar="MODEL")
     ],
-    fmt: InspectFormat = OutputFormat.table,
+    fmt: TableJsonOpt = TableJson.table,
 ) -> None:
     """The model card: family, idea, paper, and every weight set with its metrics."""
-    _only(fmt, *TABLE_OR_JSON)
-    result = catalog.model_info(_load_catalog(), model)
-    if fmt is OutputFormat.json:
-        _write(render.to_json(result))
-    else:
-        out.print(render.info_view(result))
+    from cvzoo.cards import model_info
+    from cvzoo.render.card import INFO
+
+    _emit(model_info(_load_catalog(), model), fmt, INFO)
 
 
 @app.command()
@@ -506,17 +437,13 @@ def plot(
     ] = Task.classification,
 ) -> None:
     """Published accuracy against cost, the Pareto front drawn and the milestones marked."""
-    from cvzoo import plot as plotting
+    from cvzoo.plot import plot_points
+    from cvzoo.render.chart import write_plot
 
-    points = plotting.plot_points(_load_catalog(), patterns or (), task, x, y)
+    points = plot_points(_load_catalog(), patterns or (), task, x, y)
     title = f"torchvision {task.value} models: {y.value} against {x.value} (DEFAULT weights)"
-    plotting.write_plot(points, out, x, y, title)
-    err.print(f"wrote {out} ({len(points)} models, {sum(p.pareto for p in points)} on the Pareto front)")
-
-
-def _write(text: str) -> None:
-    sys.stdout.write(text)
-    sys.stdout.flush()
+    write_plot(points, out, x, y, title)
+    say("", f"wrote {out} ({len(points)} models, {sum(p.pareto for p in points)} on the Pareto front)")
 
 
 def main() -> None:

@@ -51,6 +51,22 @@ class UserCodeError(CvzooError):
     """An exception raised by the user's own model file, reported as file:line."""
 
 
+class NoMatch(CvzooError):
+    """Patterns that match no model: exit 1, like grep, with the nearest names."""
+
+    def __init__(self, patterns: list[str], where: str, near: list[str]):
+        self.patterns = patterns
+        hint = f"; did you mean {', '.join(near)}?" if near else "; 'cvzoo list' shows them all"
+        super().__init__(f"no model matches {' '.join(repr(p) for p in patterns)}{where}{hint}")
+
+
+class BadImage(CvzooError):
+    """An input that is not a readable image; the message says why.
+
+    Raised per image and caught by ``infer``, which reports it beside the other images' results.
+    """
+
+
 def _or_list(items: list[str]) -> str:
     quoted = [f"'{i}'" for i in items]
     if len(quoted) <= 1:

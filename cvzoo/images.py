@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from cvzoo.errors import UsageError
+from cvzoo.errors import BadImage, UsageError
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -34,10 +34,6 @@ class ImageSource:
     path: Path | None = None  # a local file
     url: str | None = None  # an http(s) URL
     data: bytes | None = None  # bytes already read (standard input)
-
-
-class BadImage(Exception):
-    """An input that is not a readable image; the message says why."""
 
 
 def gather(inputs: list[str], recursive: bool = False) -> list[ImageSource]:

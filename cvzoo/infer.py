@@ -9,33 +9,26 @@ from __future__ import annotations
 
 import collections
 import concurrent.futures
-import contextlib
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from enum import Enum
 from typing import TYPE_CHECKING, Any
 
 from cvzoo.catalog import Task
-from cvzoo.errors import UsageError
-from cvzoo.images import BadImage, ImageSource, decode, read_bytes
+from cvzoo.errors import BadImage, UsageError
+from cvzoo.images import ImageSource, decode, read_bytes
 from cvzoo.registry import BuiltModel, WeightsKind
+from cvzoo.runtime import Precision, check_precision, choose_device, prepare
 
 if TYPE_CHECKING:
     import torch
     from torch import nn
 
 
-class Precision(str, Enum):
-    """The number format inference computes in."""
-
-    fp32 = "fp32"
-    bf16 = "bf16"
-    fp16 = "fp16"
-
-
 @dataclass(frozen=True)
 class Prediction:
+    """One class of an image's top-k."""
+
     index: int  # the class index in the model's output
     label: str  # the weights' category name
     probability: float  # softmax over all classes
@@ -52,8 +45,7 @@ class ImageResult:
 
 def check_task(built: BuiltModel, precision: Precision = Precision.fp32) -> None:
     """Refuse, before any weights are fetched, what infer cannot do with this model."""
-    if built.task is Task.quantized and precision is not Precision.fp32:
-        raise UsageError("quantized models compute in int8; leave --precision at fp32")
+    check_precision(precision, built.task is Task.quantized)
     if built.task not in (Task.classification, Task.quantized):
         kind = built.task.value if built.task else "custom"
         raise UsageError(
@@ -62,15 +54,9 @@ def check_task(built: BuiltModel, precision: Precision = Precision.fp32) -> None
         )
 
 
-def choose_device(built: BuiltModel, requested: str | None) -> torch.device:
-    """The device to run on: ``--device``, else the best available; quantized models run on the CPU."""
-    from cvzoo.registry import detect_device
-
-    if built.task is Task.quantized:
-        if requested and detect_device(requested).type != "cpu":
-            raise UsageError(f"{built.name} is quantized and runs on the CPU; leave out --device or use cpu")
-        return detect_device("cpu")
-    return detect_device(requested)
+def target_device(built: BuiltModel, requested: str | None) -> torch.device:
+    """Where ``built`` runs: ``--device``, else the best available; quantized models on the CPU."""
+    return choose_device(requested, built.task is Task.quantized, built.name)
 
 
 def categories(built: BuiltModel, num_outputs: int) -> list[str]:
@@ -109,12 +95,7 @@ def predict(
     from torchvision.models import get_model_weights
 
     transform = get_model_weights(built.name)[built.weight_set.name].transforms()
-    device = torch.device(device)
-    quantized = built.task is Task.quantized
-    channels_last = not quantized  # measured faster for convolutions on CPU and GPU; harmless otherwise
-    if channels_last:
-        model = fold_batchnorm(model).to(memory_format=torch.channels_last)
-    autocast = _autocast(device, precision, quantized)
+    ready = prepare(model, torch.device(device), precision, int8=built.task is Task.quantized)
 
     results: dict[int, ImageResult] = {}
     labels: list[str] | None = None
@@ -125,12 +106,10 @@ def predict(
             if error is not None:
                 results[i] = ImageResult(image=sources[i].name, error=error)
         if good:
-            x = torch.stack([t for _, t in good]).to(device)
-            if channels_last:
-                x = x.contiguous(memory_format=torch.channels_last)
-            with torch.inference_mode(), autocast, warnings.catch_warnings():
+            x = ready.layout(torch.stack([t for _, t in good]).to(ready.device))
+            with torch.inference_mode(), ready.autocast(), warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # torch's deprecation notices are not the user's concern
-                logits = model(x)
+                logits = ready.model(x)
             probabilities = torch.softmax(logits.float(), dim=1).cpu()
             labels = labels or categories(built, probabilities.shape[1])
             k = min(top_k, probabilities.shape[1])
@@ -142,34 +121,6 @@ def predict(
         if on_image:
             on_image(done)
     return [results[i] for i in range(len(sources))]
-
-
-def fold_batchnorm(model: nn.Module) -> nn.Module:
-    """The model with each BatchNorm folded into the convolution before it, if it can be traced.
-
-    In eval mode a BatchNorm is a fixed affine map, so folding it changes no prediction beyond
-    float rounding and saves a pass over every activation. Models that torch.fx cannot trace
-    (data-dependent control flow) are returned as they are.
-    """
-    from torch.fx.experimental.optimization import fuse
-
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            return fuse(model)
-    except Exception:  # untraceable: run the model unchanged
-        return model
-
-
-def _autocast(device: torch.device, precision: Precision, quantized: bool) -> Any:
-    import torch
-
-    if precision is Precision.fp32:
-        return contextlib.nullcontext()
-    if quantized:
-        raise UsageError("quantized models compute in int8; leave --precision at fp32")
-    dtype = torch.bfloat16 if precision is Precision.bf16 else torch.float16
-    return torch.autocast(device_type=device.type, dtype=dtype)
 
 
 def _decoded(sources: Sequence[ImageSource], transform: Any) -> Iterator[tuple[int, Any, str | None]]:
@@ -203,22 +154,6 @@ def _batches(items: Iterator[Any], size: int) -> Iterator[list[Any]]:
             batch = []
     if batch:
         yield batch
-
-
-def precision_note(device: Any, precision: Precision) -> str | None:
-    """A warning worth printing: bf16 on a CPU without bf16 instructions is emulated, and slow."""
-    import torch
-
-    if precision is Precision.bf16 and torch.device(device).type == "cpu":
-        try:
-            native = torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
-        except AttributeError:  # a torch without these probes: say nothing
-            return None
-        if not native:
-            return (
-                "this CPU has no bf16 instructions (AVX512-BF16 or AMX): bf16 is emulated, slower than fp32"
-            )
-    return None
 
 
 def weights_note(built: BuiltModel) -> str | None:

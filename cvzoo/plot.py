@@ -1,23 +1,19 @@
-"""The picture people choose models by: published accuracy against cost, with the Pareto front.
+"""The points of the picture people choose models by: published accuracy against cost.
 
-The points come from the catalogue; matplotlib (the optional ``plot`` extra) draws them.
-The file is written atomically: an existing one is replaced whole or left as it was.
+Each model's DEFAULT weights give one point; the Pareto front (no other model both cheaper
+and more accurate) and the course's milestones are marked. The points come from the
+catalogue, without torch; :mod:`cvzoo.render.chart` draws them.
 """
 
 from __future__ import annotations
 
-import contextlib
-import os
-import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import Enum
-from pathlib import Path
 
-from cvzoo.catalog import Catalog, Task, family_card
-from cvzoo.errors import CvzooError, UsageError
-
-FORMATS = {".png": "png", ".svg": "svg", ".pdf": "pdf"}
+from cvzoo.cards import family_card
+from cvzoo.catalog import Catalog, Task
+from cvzoo.errors import CvzooError
 
 
 class XAxis(str, Enum):
@@ -33,14 +29,6 @@ class YAxis(str, Enum):
 
     acc1 = "acc1"
     acc5 = "acc5"
-
-
-X_LABELS = {
-    XAxis.gmacs: "GMACs per image (log scale)",
-    XAxis.params: "parameters, millions (log scale)",
-    XAxis.size: "weights file, MiB (log scale)",
-}
-Y_LABELS = {YAxis.acc1: "top-1 accuracy (%)", YAxis.acc5: "top-5 accuracy (%)"}
 
 
 @dataclass(frozen=True)
@@ -80,79 +68,3 @@ def plot_points(
         best = max(best, accuracy)
         points.append(PlotPoint(name, cost, accuracy, milestone, on_front))
     return points
-
-
-def write_plot(points: list[PlotPoint], out: Path, x: XAxis, y: YAxis, title: str) -> None:
-    """Draw ``points`` to ``out`` (.png, .svg or .pdf), replacing any existing file atomically."""
-    fmt = FORMATS.get(out.suffix.lower())
-    if fmt is None:
-        raise UsageError(f"--out '{out}' must end in {', '.join(FORMATS)}")
-    if not out.parent.is_dir():
-        raise UsageError(f"--out '{out}': the folder '{out.parent}' does not exist")
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        from matplotlib import pyplot as plt
-    except ImportError:
-        raise CvzooError("cvzoo plot needs matplotlib: pip install 'cvzoo[plot]'") from None
-
-    fig, ax = plt.subplots(figsize=(11, 7), dpi=120)
-    try:
-        others = [p for p in points if not p.milestone]
-        milestones = [p for p in points if p.milestone]
-        ax.scatter(
-            [p.x for p in others], [p.y for p in others], s=22, color="#4c72b0", alpha=0.75, label="model"
-        )
-        ax.scatter(
-            [p.x for p in milestones],
-            [p.y for p in milestones],
-            s=70,
-            marker="*",
-            color="#dd8452",
-            zorder=3,
-            label="milestone (course)",
-        )
-        front = [p for p in points if p.pareto]
-        ax.plot(
-            [p.x for p in front],
-            [p.y for p in front],
-            color="#55a868",
-            lw=1.5,
-            zorder=2,
-            label="Pareto front",
-        )
-        for p in points:
-            weight = "bold" if p.milestone or p.pareto else "normal"
-            ax.annotate(
-                p.name, (p.x, p.y), xytext=(3, 3), textcoords="offset points", fontsize=6.5, fontweight=weight
-            )
-        ax.set_xscale("log")
-        ax.set_xlabel(X_LABELS[x])
-        ax.set_ylabel(Y_LABELS[y])
-        ax.set_title(title)
-        ax.grid(True, which="both", alpha=0.25)
-        ax.legend(loc="lower right")
-        fig.tight_layout()
-        _save_atomically(fig, out, fmt)
-    finally:
-        plt.close(fig)
-
-
-def _save_atomically(fig: object, out: Path, fmt: str) -> None:
-    if out.is_dir():
-        raise UsageError(f"--out '{out}' is a directory; name a file")
-    try:
-        fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
-    except OSError as exc:
-        raise CvzooError(f"cannot write in '{out.parent}': {exc.strerror or exc}") from None
-    os.close(fd)
-    try:
-        fig.savefig(tmp, format=fmt)  # type: ignore[attr-defined]
-        os.replace(tmp, out)
-    except BaseException as exc:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        if isinstance(exc, OSError):
-            raise CvzooError(f"cannot write '{out}': {exc.strerror or exc}") from None
-        raise

@@ -3,7 +3,7 @@
 MACs are counted by running the model once under ``torch.utils.flop_counter.FlopCounterMode``
 on meta tensors, which counts what actually runs (attention included) at no cost; FLOPs are
 2 x MACs. Parameters are counted from the module tree, each shared tensor once. Nothing here
-prints: the results are typed records for ``render``.
+prints: the results are typed records, shaped for each command by :mod:`cvzoo.reports`.
 """
 
 from __future__ import annotations
@@ -16,20 +16,14 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from cvzoo.catalog import Task
-from cvzoo.errors import BuildError, UsageError, first_line
-from cvzoo.registry import materialize
+from cvzoo.errors import BuildError, first_line
+from cvzoo.inputs import example_inputs, format_shape, input_shape
+from cvzoo.weights import placeholder_weights
 
 if TYPE_CHECKING:
     from torch import nn
 
     from cvzoo.registry import BuiltModel
-
-# Sizes used where the weights' transforms name none; they are the sizes torchvision's published
-# GMACs are measured at (checked by the tests): detection models resize every image to 800 on
-# their own, RAFT's figures are for 512x512 frames, video clips are 16 frames long.
-DETECTION_SIZE = (800, 800)
-FLOW_SIZE = (512, 512)
-VIDEO_FRAMES = 16
 
 
 @dataclass
@@ -68,80 +62,6 @@ class ModelStats:
     macs_by_op: dict[str, int] = field(default_factory=dict)  # MACs per aten operator
     notes: list[str] = field(default_factory=list)
 
-    @property
-    def flops(self) -> int:
-        return 2 * self.macs
-
-    @property
-    def non_trainable_params(self) -> int:
-        return self.total_params - self.trainable_params
-
-
-# --- inputs ------------------------------------------------------------------------------------
-
-
-def parse_input_size(text: str) -> list[int]:
-    """'224' -> [224, 224]; '320,240' -> [320, 240]; '8,3,224,224' -> as given (4 or 5 numbers)."""
-    try:
-        dims = [int(part) for part in re.split(r"[,x× ]+", text.strip()) if part]
-    except ValueError:
-        dims = []
-    if len(dims) not in (1, 2, 4, 5) or any(d <= 0 for d in dims):
-        raise UsageError(
-            f"bad --input-size '{text}'; give S, H,W or N,C,H,W (e.g. 224, 320,240, 8,3,224,224)"
-        )
-    return dims * 2 if len(dims) == 1 else dims
-
-
-def input_shape(built: BuiltModel, requested: Sequence[int] | None = None) -> list[int]:
-    """The full input shape: N,C,H,W (N,C,T,H,W for video), from the request or the weights."""
-    task, w, name = built.task, built.weight_set, built.name
-    if requested and len(requested) in (4, 5):
-        shape = list(requested)
-    elif w is None:  # a user's model: nothing says what it takes
-        if not requested:
-            raise UsageError(f"{name}: give --input-size (e.g. 224, 320,240 or 1,3,224,224)")
-        shape = [1, 3, *requested]
-    else:
-        if requested:
-            hw = list(requested)
-        elif w.input_size:
-            hw = list(w.input_size)
-        else:
-            hw = list(FLOW_SIZE if task is Task.optical_flow else DETECTION_SIZE)
-        shape = [1, 3, max(w.min_frames or 1, VIDEO_FRAMES), *hw] if task is Task.video else [1, 3, *hw]
-    if w is None:
-        return shape
-    if shape[1] != 3:
-        raise UsageError(f"{name} takes 3-channel (RGB) input; --input-size {_fmt(shape)} has {shape[1]}")
-    want = 5 if task is Task.video else 4
-    if len(shape) != want:
-        layout = "N,C,T,H,W" if task is Task.video else "N,C,H,W"
-        raise UsageError(f"{name} takes {layout} input; --input-size {_fmt(shape)} has {len(shape)} numbers")
-    min_h, min_w = w.min_size
-    if shape[-2] < min_h or shape[-1] < min_w:
-        raise UsageError(
-            f"{name} needs inputs of at least {min_h}x{min_w}; --input-size {_fmt(shape)} is smaller"
-        )
-    if task is Task.video and w.min_frames and shape[2] < w.min_frames:
-        raise UsageError(f"{name} needs clips of at least {w.min_frames} frames, not {shape[2]}")
-    return shape
-
-
-def _fmt(shape: Sequence[int]) -> str:
-    return ",".join(str(d) for d in shape)
-
-
-def example_inputs(task: Task | None, shape: Sequence[int], device: Any) -> tuple[Any, ...]:
-    """Arguments for one forward pass: a batch, a list of images, or two frames, as the task wants."""
-    import torch
-
-    if task is Task.detection:
-        return ([torch.rand(*shape[1:], device=device) for _ in range(shape[0])],)
-    if task is Task.optical_flow:
-        return (torch.rand(*shape, device=device), torch.rand(*shape, device=device))
-    return (torch.rand(*shape, device=device),)
-
 
 # --- the walk ----------------------------------------------------------------------------------
 
@@ -166,7 +86,7 @@ def collect(
         if built.task is Task.detection:
             # Detection post-processing selects boxes by value (torch.nonzero), which meta tensors
             # cannot do; these models run once on the CPU with placeholder weights instead.
-            model = materialize(model, "cpu")
+            model = placeholder_weights(model, "cpu")
             device = "cpu"
             notes.append(
                 "detection models run once on the CPU with placeholder weights to count MACs; their heads'"
@@ -216,7 +136,9 @@ def walk(
                 warnings.simplefilter("ignore")
                 model(*inputs)
     except Exception as exc:  # whatever the model raised, the user needs its first line
-        raise BuildError(f"the model could not run on input {_fmt(shape)}: {first_line(exc)}") from exc
+        raise BuildError(
+            f"the model could not run on input {format_shape(shape)}: {first_line(exc)}"
+        ) from exc
     finally:
         for hook in hooks:
             hook.remove()
@@ -364,3 +286,8 @@ def flatten(row: LayerRow, max_depth: int | None = None) -> list[LayerRow]:
         for child in row.children:
             rows.extend(flatten(child, max_depth))
     return rows
+
+
+def count_params(model: nn.Module) -> int:
+    """Parameters of ``model``, each shared (tied) tensor counted once."""
+    return sum(p.numel() for p in model.parameters())

@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import functools
 import socket
 
 import pytest
 
+from cvzoo import cache
 from cvzoo import catalog as catalog_mod
+
+
+@functools.cache
+def zoo_catalog() -> catalog_mod.Catalog:
+    """The catalogue, read from torchvision once per test session (parametrization uses it too)."""
+    return catalog_mod.build_catalog()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -42,7 +50,7 @@ def _isolated(monkeypatch: pytest.MonkeyPatch, session_cache, tmp_path_factory) 
 @pytest.fixture(scope="session")
 def zoo(session_cache) -> catalog_mod.Catalog:
     """The catalogue, built from torchvision once per test session."""
-    return catalog_mod.build_catalog()
+    return zoo_catalog()
 
 
 @pytest.fixture
@@ -50,7 +58,7 @@ def warm_cache(zoo, session_cache) -> catalog_mod.Catalog:
     """Make sure the cache holds the catalogue, as after a user's first command."""
     path = catalog_mod.cache_path()
     if catalog_mod.cached_catalog() is None:
-        catalog_mod._write_atomically(path, catalog_mod._dumps(zoo))
+        cache.write_json(path, zoo.to_json())
     return zoo
 
 
@@ -83,24 +91,24 @@ def plant_weights(name: str, weights_name: str = "DEFAULT", seed: int = 0, sprea
     import torch
     from torch import nn
     from torchvision.models import get_model_builder, get_model_weights
-    from torchvision.models._api import WeightsEnum
+
+    from cvzoo.builders import intercepted_weights
 
     enum = get_model_weights(name)
     weights = enum.DEFAULT if weights_name == "DEFAULT" else enum[weights_name]
     quantized = "unquantized" in weights.meta  # built and calibrated as the builder does, then saved
     captured = []
-    original_get, original_load = WeightsEnum.get_state_dict, nn.Module.load_state_dict
-    WeightsEnum.get_state_dict = lambda self, *a, **k: {}
-    nn.Module.load_state_dict = lambda self, sd, *a, **k: captured.append((self, self.state_dict()))
-    try:
+
+    def capture(module, state_dict, *args, **kwargs):
+        captured.append((module, module.state_dict()))
+
+    with intercepted_weights(dict, capture):
         torch.manual_seed(seed)
         if quantized:
             torch.backends.quantized.engine = weights.meta["backend"]
             get_model_builder(name)(weights=weights, quantize=True)
         else:
             get_model_builder(name)(weights=weights)
-    finally:
-        WeightsEnum.get_state_dict, nn.Module.load_state_dict = original_get, original_load
     model, state = captured[0]  # the state as loading sees it, before any head is pruned
     model.eval()
     if quantized:

@@ -59,10 +59,10 @@ def test_bench_agrees_with_a_plain_timing_loop(zoo):
 def test_a_failing_batch_size_is_reported_and_the_others_run(zoo, monkeypatch):
     real_time = bench._time
 
-    def fail_on_big(model, inputs, device, autocast, warmup, iters, macs, batch, common, on_step):
+    def fail_on_big(ready, example, warmup, iters, macs, batch, common, on_step):
         if batch == 64:
             raise RuntimeError("CUDA out of memory. Tried to allocate 20.00 GiB")
-        return real_time(model, inputs, device, autocast, warmup, iters, macs, batch, common, on_step)
+        return real_time(ready, example, warmup, iters, macs, batch, common, on_step)
 
     monkeypatch.setattr(bench, "_time", fail_on_big)
     rows = bench.bench_model(
@@ -142,9 +142,10 @@ def test_compare_json(warm_cache):
 
 
 def test_compare_table_marks_the_best(warm_cache):
-    from cvzoo import catalog, render
+    from cvzoo.compare import compare_rows
+    from cvzoo.render.speed import compare_table
 
-    table = render.compare_table(catalog.compare_rows(warm_cache, ["resnet50", "efficientnet_b0"]))
+    table = compare_table(compare_rows(warm_cache, ["resnet50", "efficientnet_b0"]))
     cells = {column.header: column._cells for column in table.columns}
     bold = {header: [c.style == "bold green" for c in column] for header, column in cells.items()}
     assert bold["Params"] == [False, True]  # efficientnet_b0 is smaller

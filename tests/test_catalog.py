@@ -10,7 +10,7 @@ import torchvision
 from torchvision import models
 from torchvision.models import get_model_weights, list_models
 
-from cvzoo import catalog
+from cvzoo import cache, catalog
 from cvzoo.catalog import SortKey, Task, list_rows, natural_key
 from cvzoo.errors import UnknownModel
 
@@ -148,7 +148,7 @@ def test_cold_cache_builds_and_writes_atomically(zoo, tmp_path, monkeypatch):
 
 def test_warm_cache_does_not_rebuild(zoo, tmp_path, monkeypatch):
     monkeypatch.setenv("CVZOO_CACHE_DIR", str(tmp_path))
-    catalog._write_atomically(catalog.cache_path(), catalog._dumps(zoo))
+    cache.write_json(catalog.cache_path(), zoo.to_json())
     monkeypatch.setattr(catalog, "build_catalog", lambda: pytest.fail("rebuilt a warm cache"))
     loaded = catalog.load_catalog()
     assert loaded == zoo
@@ -168,7 +168,7 @@ def test_warm_cache_does_not_rebuild(zoo, tmp_path, monkeypatch):
 def test_corrupt_or_stale_cache_is_rebuilt_silently(zoo, tmp_path, monkeypatch, damage):
     monkeypatch.setenv("CVZOO_CACHE_DIR", str(tmp_path))
     path = catalog.cache_path()
-    path.write_text(damage(catalog._dumps(zoo)))
+    path.write_text(damage(json.dumps(zoo.to_json())))
     monkeypatch.setattr(catalog, "build_catalog", lambda: zoo)
     assert catalog.load_catalog() == zoo
     assert catalog.cached_catalog() == zoo  # and the good one replaced it
@@ -185,13 +185,13 @@ def test_unwritable_cache_directory_still_answers(zoo, tmp_path, monkeypatch):
 def test_cache_dir_follows_xdg(monkeypatch, tmp_path):
     monkeypatch.delenv("CVZOO_CACHE_DIR")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
-    assert catalog.cache_dir() == tmp_path / "cvzoo"
+    assert cache.cache_dir() == tmp_path / "cvzoo"
 
 
 def test_local_version_labels_do_not_invalidate_the_cache(zoo, tmp_path, monkeypatch):
     """Wheels such as 0.29.1+cpu report a local label in their metadata; the cache must still hit."""
     monkeypatch.setenv("CVZOO_CACHE_DIR", str(tmp_path))
-    real = catalog.metadata.version
-    monkeypatch.setattr(catalog.metadata, "version", lambda name: real(name) + "+cpu")
-    catalog._write_atomically(catalog.cache_path(), catalog._dumps(zoo))
+    real = cache.metadata.version
+    monkeypatch.setattr(cache.metadata, "version", lambda name: real(name) + "+cpu")
+    cache.write_json(catalog.cache_path(), zoo.to_json())
     assert catalog.cached_catalog() == zoo

@@ -285,7 +285,7 @@ def test_user_model_on_the_command_line(warm_cache, tmp_path):
         (("summary", "inception_v3", "-i", "64"), 2, "at least 75x75"),
         (("summary", "resnet50", "-i", "abc"), 2, "bad --input-size 'abc'"),
         (("summary", "vit_b_16", "-i", "256"), 1, "could not run on input 1,3,256,256"),
-        (("summary", "resnet50", "-f", "csv"), 2, "use table or json"),
+        (("summary", "resnet50", "-f", "csv"), 2, "'csv' is not one of 'table', 'json'"),
         (("summary", "missing.py:Net", "-i", "8"), 2, "model file 'missing.py' not found"),
         (("summary", "resnet18", "-k", "foo=1"), 2, "unexpected keyword argument 'foo'"),
         (("summary", "resnet18", "-i", "1,1,224,224"), 2, "3-channel (RGB) input"),

@@ -10,13 +10,16 @@ import sys
 import pytest
 from typer.testing import CliRunner
 
-from cvzoo import catalog, plot
+from conftest import zoo_catalog
+
+from cvzoo import plot
 from cvzoo.catalog import Task
 from cvzoo.cli import app
 from cvzoo.errors import CvzooError, UsageError
+from cvzoo.render.chart import write_plot
 
 runner = CliRunner()
-ALL_MODELS = sorted(catalog.build_catalog().models)
+ALL_MODELS = sorted(zoo_catalog().models)
 
 
 @pytest.mark.parametrize("name", ALL_MODELS)
@@ -112,7 +115,7 @@ def test_a_failed_plot_leaves_the_existing_file_whole(zoo, tmp_path, monkeypatch
 
     monkeypatch.setattr(Figure, "savefig", explode)
     with pytest.raises(CvzooError, match="cannot write .*disk full"):
-        plot.write_plot(plot.plot_points(zoo), out, plot.XAxis.gmacs, plot.YAxis.acc1, "t")
+        write_plot(plot.plot_points(zoo), out, plot.XAxis.gmacs, plot.YAxis.acc1, "t")
     assert out.read_bytes() == b"the user's picture"
     assert os.listdir(tmp_path) == ["zoo.png"]
 
@@ -120,7 +123,7 @@ def test_a_failed_plot_leaves_the_existing_file_whole(zoo, tmp_path, monkeypatch
 def test_plot_without_matplotlib_says_how_to_install(zoo, tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "matplotlib", None)
     with pytest.raises(CvzooError, match=r"pip install 'cvzoo\[plot\]'"):
-        plot.write_plot(plot.plot_points(zoo), tmp_path / "z.png", plot.XAxis.gmacs, plot.YAxis.acc1, "t")
+        write_plot(plot.plot_points(zoo), tmp_path / "z.png", plot.XAxis.gmacs, plot.YAxis.acc1, "t")
 
 
 @pytest.mark.parametrize("out", ["zoo.txt", "missing-dir/zoo.png", "."])

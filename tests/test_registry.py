@@ -6,12 +6,14 @@ import pytest
 import torch
 from torchvision.models import get_model_builder
 
-from cvzoo import registry
-from cvzoo.catalog import build_catalog
-from cvzoo.errors import UnknownModel, UnknownWeights, UsageError
-from cvzoo.registry import WeightsKind, build, count_params
+from conftest import zoo_catalog
 
-ALL_SETS = [(e.name, w.name) for e in build_catalog().models.values() for w in e.weights]
+from cvzoo import registry, runtime
+from cvzoo.errors import UnknownModel, UnknownWeights, UsageError
+from cvzoo.registry import WeightsKind, build
+from cvzoo.stats import count_params
+
+ALL_SETS = [(e.name, w.name) for e in zoo_catalog().models.values() for w in e.weights]
 
 
 def _aux_logits_params() -> int:
@@ -96,13 +98,13 @@ def test_weights_may_be_a_checkpoint_path(zoo, tmp_path):
 def test_device_detection(monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
-    assert registry.detect_device().type == "cpu"
-    assert registry.detect_device("cpu").type == "cpu"
+    assert runtime.detect_device().type == "cpu"
+    assert runtime.detect_device("cpu").type == "cpu"
     with pytest.raises(UsageError, match="no CUDA GPU"):
-        registry.detect_device("cuda")
+        runtime.detect_device("cuda")
     with pytest.raises(UsageError, match="unknown device"):
-        registry.detect_device("tpu9")
+        runtime.detect_device("tpu9")
     monkeypatch.setattr(torch.backends.mps, "is_available", lambda: True)
-    assert registry.detect_device().type == "mps"
+    assert runtime.detect_device().type == "mps"
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
-    assert registry.detect_device().type == "cuda"
+    assert runtime.detect_device().type == "cuda"

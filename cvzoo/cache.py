@@ -1,0 +1,49 @@
+"""cvzoo's on-disk cache: where it lives, and JSON documents read and written safely.
+
+What is cached (the catalogue) decides its own file name and layout; this module only keeps
+the disk honest. A missing, unreadable or corrupt file reads as None, so the caller rebuilds
+it; writes are atomic, and a cache folder that cannot be written costs speed, not correctness.
+Importing this module never imports torch.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from cvzoo.files import write_atomically
+
+
+def cache_dir() -> Path:
+    """Where cvzoo keeps its cache: ``$CVZOO_CACHE_DIR``, else ``$XDG_CACHE_HOME/cvzoo``."""
+    if os.environ.get("CVZOO_CACHE_DIR"):
+        return Path(os.environ["CVZOO_CACHE_DIR"])
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "cvzoo"
+
+
+def installed_version(package: str) -> str:
+    """A package's version from its metadata, without importing it.
+
+    The local label of wheels such as ``0.20.1+cpu`` is dropped: the same release built for
+    another platform describes the same models.
+    """
+    return metadata.version(package).split("+")[0]
+
+
+def read_json(path: Path) -> Any | None:
+    """The JSON document at ``path``, or None if it is missing or unreadable."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def write_json(path: Path, document: Any) -> None:
+    """Write ``document`` to ``path`` atomically; a failure to write is ignored."""
+    with contextlib.suppress(OSError):  # a read-only cache directory costs speed, not correctness
+        write_atomically(path, json.dumps(document))

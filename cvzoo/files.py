@@ -1,0 +1,45 @@
+"""Writing files so that a reader sees the old file or the new one, never a part of either.
+
+Every file cvzoo writes (its caches, downloaded weights, pictures) goes through
+:func:`replacing`: the data is written to a temporary file beside the target and renamed
+over it only when whole, so an interrupted or failed write leaves the user's file as it was.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+
+@contextlib.contextmanager
+def replacing(target: Path) -> Iterator[Path]:
+    """A temporary path beside ``target``, renamed onto it when the block ends without error.
+
+    On an error the temporary file is removed and ``target`` is untouched.
+
+    Raises:
+        OSError: when the folder cannot be written in, or the rename fails.
+    """
+    fd, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    os.close(fd)
+    temporary = Path(name)
+    try:
+        yield temporary
+        os.replace(temporary, target)
+    finally:
+        with contextlib.suppress(OSError):  # gone already after a successful rename
+            temporary.unlink()
+
+
+def write_atomically(target: Path, text: str) -> None:
+    """Write ``text`` (UTF-8) to ``target`` through :func:`replacing`, creating its folder.
+
+    Raises:
+        OSError: when the folder cannot be created or written in.
+    """
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with replacing(target) as temporary:
+        temporary.write_text(text, encoding="utf-8")

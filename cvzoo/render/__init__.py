@@ -1,0 +1,77 @@
+"""Typed results in, things to show out: rich tables and trees, pictures, JSON, CSV and Markdown.
+
+Nothing here computes a number and nothing here prints. Each view module turns one kind of
+result into what a person reads (a rich renderable) and, where a command offers them, CSV or
+Markdown; JSON is always derived from the typed result itself (:mod:`cvzoo.render.data`).
+The CLI picks a view, calls :func:`output` with the user's ``--format`` and writes what comes
+back.
+
+- :mod:`~cvzoo.render.numbers`: every number, size and shape as text
+- :mod:`~cvzoo.render.tables`: the one table builder (columns, fitting, trees, Markdown)
+- :mod:`~cvzoo.render.data`: JSON and CSV from dataclasses
+- views: :mod:`~cvzoo.render.zoo` (list), :mod:`~cvzoo.render.layers` (summary, params,
+  flops), :mod:`~cvzoo.render.card` (info), :mod:`~cvzoo.render.predictions` (infer),
+  :mod:`~cvzoo.render.speed` (bench, compare), :mod:`~cvzoo.render.chart` (plot)
+- :mod:`~cvzoo.render.progress`: progress bars on stderr
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any, Generic, TypeVar
+
+from rich.console import RenderableType
+
+from cvzoo.render.data import to_json
+
+R = TypeVar("R")
+
+
+class ListFormat(str, Enum):
+    """``cvzoo list --format``."""
+
+    table = "table"
+    json = "json"
+    csv = "csv"
+    markdown = "markdown"
+
+
+class TableJsonCsv(str, Enum):
+    """``--format`` of infer, bench and compare."""
+
+    table = "table"
+    json = "json"
+    csv = "csv"
+
+
+class TableJson(str, Enum):
+    """``--format`` of summary, params, flops and info."""
+
+    table = "table"
+    json = "json"
+
+
+@dataclass(frozen=True)
+class View(Generic[R]):
+    """How one kind of result is shown in each format its command offers."""
+
+    table: Callable[[R, int | None], RenderableType]  # (result, terminal width or None)
+    csv: Callable[[R], str] | None = None
+    markdown: Callable[[R], str] | None = None
+    json: Callable[[R], Any] | None = None  # the JSON data, if not the result's own fields
+
+
+def output(result: R, fmt: Enum, view: View[R], width: int | None = None) -> RenderableType | str:
+    """``result`` in format ``fmt``: a rich renderable for tables, text for everything else."""
+    kind = fmt.value
+    if kind == "json":
+        return to_json(view.json(result) if view.json else result)
+    if kind == "csv" and view.csv:
+        return view.csv(result)
+    if kind == "markdown" and view.markdown:
+        return view.markdown(result)
+    if kind == "table":
+        return view.table(result, width)
+    raise ValueError(f"the view offers no {kind} output")  # a format enum naming more than its view

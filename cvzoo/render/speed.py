@@ -1,0 +1,91 @@
+"""``cvzoo bench`` and ``cvzoo compare``: speed per model and batch size, and models side by side."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from rich.table import Table
+
+from cvzoo.bench import BenchRow
+from cvzoo.compare import CompareRow
+from cvzoo.render import View
+from cvzoo.render.data import to_csv, to_jsonable
+from cvzoo.render.numbers import fixed, human_bytes, human_count, human_float, human_size, metric_text
+from cvzoo.render.tables import Column, non_empty, records_table
+
+BENCH_COLUMNS = [
+    Column("Model", lambda r: r.model, "left", wrap=True),
+    Column("Batch", lambda r: str(r.batch_size)),
+    Column("p50 ms", lambda r: fixed(r.latency_ms.p50, 2) if r.latency_ms else "-"),
+    Column("p90 ms", lambda r: fixed(r.latency_ms.p90, 2) if r.latency_ms else "-"),
+    Column("p99 ms", lambda r: fixed(r.latency_ms.p99, 2) if r.latency_ms else "-"),
+    Column("img/s", lambda r: fixed(r.throughput, 1) if r.throughput else "-"),
+    Column("GMAC/s", lambda r: fixed(r.gmacs_per_s, 0) if r.gmacs_per_s else "-"),
+    Column("Peak mem", lambda r: human_bytes(r.peak_memory_bytes) if r.peak_memory_bytes else "-"),
+    Column("Status", lambda r: r.status if not r.error else f"{r.status}: {r.error}", "left"),
+]
+
+
+def bench_table(rows: Sequence[BenchRow], width: int | None = None) -> Table:
+    """A row per model and batch size; the caption says how they ran."""
+    caption = None
+    if rows:
+        first = rows[0]
+        flags = [first.device, first.precision]
+        flags += ["channels_last"] if first.channels_last else []
+        flags += ["torch.compile"] if first.compiled else []
+        kinds = {r.memory_kind for r in rows if r.memory_kind}
+        caption = " · ".join(flags) + (f" · peak mem = {', '.join(sorted(kinds))}" if kinds else "")
+    return records_table(rows, BENCH_COLUMNS, caption)
+
+
+def bench_csv(rows: Sequence[BenchRow]) -> str:
+    """One line per row, the latency percentiles flattened into ``latency_<p>_ms`` columns."""
+    flat = []
+    for r in rows:
+        record = to_jsonable(r)
+        latency = record.pop("latency_ms") or {}
+        flat.append({**record, **{f"latency_{k}_ms": v for k, v in latency.items()}})
+    return to_csv(flat)
+
+
+def _ms(v: float | None) -> str:
+    return fixed(v, 2)
+
+
+COMPARE_COLUMNS = [
+    Column("Model", lambda r: r.name, "left", overflow="ellipsis"),
+    Column("Family", lambda r: r.family or "-", "left", overflow="ellipsis"),
+    Column("Year", lambda r: str(r.year) if r.year else "-", overflow="ellipsis"),
+    Column(
+        "Params", lambda r: human_count(r.params), best=min, value=lambda r: r.params, overflow="ellipsis"
+    ),
+    Column("GMACs", lambda r: human_float(r.gmacs), best=min, value=lambda r: r.gmacs, overflow="ellipsis"),
+    Column("Acc@1", lambda r: fixed(r.acc1, 2), best=max, value=lambda r: r.acc1, overflow="ellipsis"),
+    Column("Acc@5", lambda r: fixed(r.acc5, 2), best=max, value=lambda r: r.acc5, overflow="ellipsis"),
+    Column("Metric", lambda r: metric_text(r.metrics), "left", overflow="ellipsis"),
+    Column(
+        "MiB",
+        lambda r: fixed(r.file_size_mib, 1),
+        best=min,
+        value=lambda r: r.file_size_mib,
+        overflow="ellipsis",
+    ),
+    Column("Input", lambda r: human_size(r.input_size), overflow="ellipsis"),
+    Column(
+        "p50 ms", lambda r: _ms(r.latency_ms), best=min, value=lambda r: r.latency_ms, overflow="ellipsis"
+    ),
+    Column(
+        "img/s", lambda r: fixed(r.throughput, 1), best=max, value=lambda r: r.throughput, overflow="ellipsis"
+    ),
+]
+
+
+def compare_table(rows: Sequence[CompareRow], width: int | None = None) -> Table:
+    """Side by side, the best value of each column in bold green."""
+    caption = "best of each column in bold green" if len(rows) > 1 else None
+    return records_table(rows, non_empty(rows, COMPARE_COLUMNS), caption, caption_justify="center")
+
+
+BENCH: View[Sequence[BenchRow]] = View(table=bench_table, csv=bench_csv)
+COMPARE: View[Sequence[CompareRow]] = View(table=compare_table, csv=to_csv)

@@ -1,0 +1,192 @@
+"""What ``summary``, ``params`` and ``flops`` report: a model counted once, shaped per command.
+
+:func:`count` builds a model on meta and counts it (:mod:`cvzoo.stats`); :func:`summary`,
+:func:`params` and :func:`flops` fold its layer tree to the asked depth and keep what each
+command shows. Each report is a typed record whose fields are exactly the command's JSON
+schema (fields marked ``json=False`` are shown in tables only).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from cvzoo import registry, stats
+from cvzoo.catalog import Catalog
+from cvzoo.stats import LayerRow, ModelStats, collapse, flatten
+
+TABLE_ONLY: dict[str, Any] = {"json": False}  # dataclass field metadata: not part of the JSON schema
+
+
+def count(
+    model: str,
+    weights: str = "DEFAULT",
+    requested_input: Sequence[int] | None = None,
+    kwargs: dict[str, Any] | None = None,
+    count_macs: bool = True,
+    catalog: Catalog | Callable[[], Catalog] | None = None,
+) -> ModelStats:
+    """Build ``model`` on meta with ``weights``' architecture and count it.
+
+    Args:
+        model: a zoo model or ``path/to/file.py:Name``.
+        requested_input: ``--input-size`` as parsed; None for the weights' own size.
+        count_macs: run one forward pass (on meta) for MACs and shapes; parameters only otherwise.
+    """
+    built = registry.build(model, weights, catalog=catalog, kwargs=kwargs)
+    return stats.collect(built, requested_input, count_macs=count_macs)
+
+
+def _rows(result: ModelStats, depth: int, fold: bool) -> list[LayerRow]:
+    return flatten(collapse(result.root) if fold else result.root, depth)
+
+
+@dataclass(frozen=True)
+class SummaryLayer:
+    """A row of ``summary``'s layer tree."""
+
+    name: str  # dotted path ("" for the root; "layer3.1-35" for a collapsed run)
+    type: str
+    depth: int
+    count: int  # how many identical siblings the row stands for
+    output_shape: Any
+    params: int
+    macs: int
+
+
+@dataclass(frozen=True)
+class Summary:
+    """``cvzoo summary``: the layer tree with shapes, parameters and MACs, and the totals."""
+
+    model: str
+    weights: str
+    task: str
+    input_size: list[int]
+    layers: list[SummaryLayer]
+    total_params: int
+    trainable_params: int
+    non_trainable_params: int
+    buffers: int
+    macs: int
+    flops: int  # 2 x MACs
+    param_bytes: int
+    buffer_bytes: int
+    activation_bytes: int
+    file_size_mib: float | None
+    notes: list[str]
+
+
+def summary(result: ModelStats, depth: int = 2, fold: bool = True) -> Summary:
+    """``result`` as ``summary`` shows it: rows down to ``depth``, identical runs folded."""
+    layers = [
+        SummaryLayer(r.name, r.type, r.depth, r.count, r.output_shape, r.params, r.macs)
+        for r in _rows(result, depth, fold)
+    ]
+    return Summary(
+        model=result.model,
+        weights=result.weights,
+        task=result.task,
+        input_size=result.input_size,
+        layers=layers,
+        total_params=result.total_params,
+        trainable_params=result.trainable_params,
+        non_trainable_params=result.total_params - result.trainable_params,
+        buffers=result.buffers,
+        macs=result.macs,
+        flops=2 * result.macs,
+        param_bytes=result.param_bytes,
+        buffer_bytes=result.buffer_bytes,
+        activation_bytes=result.activation_bytes,
+        file_size_mib=result.file_size_mib,
+        notes=result.notes,
+    )
+
+
+@dataclass(frozen=True)
+class ParamsModule:
+    """A row of ``params``' module tree."""
+
+    name: str
+    type: str
+    depth: int
+    count: int
+    params: int
+
+
+@dataclass(frozen=True)
+class ParamsReport:
+    """``cvzoo params``: totals, memory per precision, and where the parameters are."""
+
+    model: str
+    weights: str
+    total: int
+    trainable: int
+    non_trainable: int
+    buffers: int  # elements
+    memory_bytes: dict[str, int]  # bytes the parameters take at each precision
+    modules: list[ParamsModule]
+    by_type: dict[str, int]  # parameters per module type, largest first
+    buffer_bytes: int = field(default=0, metadata=TABLE_ONLY)
+
+
+def params(result: ModelStats, depth: int = 1, fold: bool = True) -> ParamsReport:
+    """``result`` as ``params`` shows it."""
+    total = result.total_params
+    return ParamsReport(
+        model=result.model,
+        weights=result.weights,
+        total=total,
+        trainable=result.trainable_params,
+        non_trainable=total - result.trainable_params,
+        buffers=result.buffers,
+        memory_bytes={"fp32": 4 * total, "bf16": 2 * total, "int8": total},
+        modules=[
+            ParamsModule(r.name, r.type, r.depth, r.count, r.params) for r in _rows(result, depth, fold)
+        ],
+        by_type=result.by_type,
+        buffer_bytes=result.buffer_bytes,
+    )
+
+
+@dataclass(frozen=True)
+class FlopsModule:
+    """A row of ``flops``' module tree."""
+
+    name: str
+    type: str
+    depth: int
+    count: int
+    macs: int
+    flops: int
+
+
+@dataclass(frozen=True)
+class FlopsReport:
+    """``cvzoo flops``: MACs and FLOPs in total, per module and per operator."""
+
+    model: str
+    weights: str
+    input_size: list[int]
+    macs: int
+    flops: int  # 2 x MACs
+    modules: list[FlopsModule]
+    by_operator: dict[str, int]  # MACs per aten operator, largest first
+    notes: list[str]
+
+
+def flops(result: ModelStats, depth: int = 1, fold: bool = True) -> FlopsReport:
+    """``result`` as ``flops`` shows it."""
+    modules = [
+        FlopsModule(r.name, r.type, r.depth, r.count, r.macs, 2 * r.macs) for r in _rows(result, depth, fold)
+    ]
+    return FlopsReport(
+        model=result.model,
+        weights=result.weights,
+        input_size=result.input_size,
+        macs=result.macs,
+        flops=2 * result.macs,
+        modules=modules,
+        by_operator=result.macs_by_op,
+        notes=result.notes,
+    )

@@ -1,0 +1,125 @@
+"""A user's own model: ``path/to/file.py:Name``, imported and built on meta.
+
+``Name`` may be an ``nn.Module`` class, a function returning a module, or a ready-made
+instance; classes and functions get ``--kwarg`` values. The file is imported as a module of
+its own (it may import its neighbours), and an exception it raises is reported as
+``file:line: Error: message``, never as cvzoo's traceback.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from cvzoo.builders import on_meta
+from cvzoo.errors import CvzooError, UsageError, UserCodeError, first_line
+
+if TYPE_CHECKING:
+    from torch import nn
+
+USER_MODEL = re.compile(r"^(?P<path>.+\.py):(?P<symbol>[A-Za-z_][\w.]*)$")
+
+
+def is_user_model(name: str) -> bool:
+    """Whether ``name`` names a user's model (``file.py:Name``) rather than a zoo model."""
+    return USER_MODEL.match(name) is not None
+
+
+def parse_kwargs(pairs: list[str]) -> dict[str, Any]:
+    """``["depth=4", "act='gelu'", "name=tiny"]`` -> keyword arguments.
+
+    Values are read as Python literals, else kept as strings.
+
+    Raises:
+        UsageError: for a pair that is not ``key=value``.
+    """
+    kwargs: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip().isidentifier():
+            raise UsageError(f"bad --kwarg '{pair}'; write key=value, e.g. --kwarg num_classes=10")
+        try:
+            kwargs[key.strip()] = ast.literal_eval(value)
+        except (ValueError, SyntaxError):
+            kwargs[key.strip()] = value
+    return kwargs
+
+
+def build_user_model(spec: str, kwargs: dict[str, Any]) -> nn.Module:
+    """Build ``path/to/file.py:Name`` in eval mode; classes and functions are called on meta.
+
+    Raises:
+        UsageError: for a missing file or name, or something that is not a model.
+        UserCodeError: for an exception raised by the user's file, with its file and line.
+    """
+    from torch import nn
+
+    match = USER_MODEL.match(spec)
+    if match is None:
+        raise UsageError(f"'{spec}' is not path/to/file.py:Name")
+    path = Path(match["path"]).expanduser()
+    if not path.is_file():
+        raise UsageError(f"model file '{path}' not found; give path/to/file.py:Name")
+    module = _run_user_code(path, lambda: _import_file(path))
+    obj: Any = module
+    for part in match["symbol"].split("."):
+        if not hasattr(obj, part):
+            found = sorted(n for n, v in vars(module).items() if _is_model_like(v))
+            hint = f"; it defines {', '.join(found)}" if found else ""
+            raise UsageError(f"'{path}' has no '{match['symbol']}'{hint}")
+        obj = getattr(obj, part)
+    if isinstance(obj, nn.Module):
+        if kwargs:
+            raise UsageError(f"'{spec}' is a module instance; --kwarg applies to classes and functions")
+        model = obj
+    elif callable(obj):
+        model = _run_user_code(path, lambda: on_meta(lambda: obj(**kwargs)))
+    else:
+        raise UsageError(f"'{spec}' is a {type(obj).__name__}, not an nn.Module, a class or a function")
+    if not isinstance(model, nn.Module):
+        raise UsageError(f"'{spec}' returned a {type(model).__name__}, not an nn.Module")
+    return model.eval()
+
+
+def _is_model_like(value: Any) -> bool:
+    from torch import nn
+
+    return isinstance(value, nn.Module) or (isinstance(value, type) and issubclass(value, nn.Module))
+
+
+def _import_file(path: Path) -> Any:
+    import importlib.util
+    import sys
+
+    name = f"cvzoo_user_{abs(hash(str(path.resolve())))}"
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise UsageError(f"cannot import '{path}' as Python")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses and pickling look modules up by name
+    sys.path.insert(0, str(path.parent.resolve()))  # so the file can import its neighbours
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(str(path.parent.resolve()))
+    return module
+
+
+def _run_user_code(path: Path, call: Callable[[], Any]) -> Any:
+    """Run ``call``; an exception raised in the user's file becomes 'file:line: Error: message'."""
+    try:
+        return call()
+    except CvzooError:
+        raise
+    except Exception as exc:
+        mine = path.resolve()
+        frames = [f for f in traceback.extract_tb(exc.__traceback__) if Path(f.filename).resolve() == mine]
+        where = f"{path}:{frames[-1].lineno}" if frames else str(path)
+        if isinstance(exc, SyntaxError) and exc.lineno:
+            where = f"{path}:{exc.lineno}"
+        message = first_line(exc) if str(exc).strip() else ""
+        raise UserCodeError(f"{where}: {type(exc).__name__}: {message}".rstrip(": ")) from exc
