@@ -107,7 +107,7 @@ def bench_model(
     ready = _ready(built, device, precision, channels_last, compile, pretrained)
     rows = []
     for batch in batch_sizes:
-        common = {
+        common: dict[str, Any] = {
             "model": built.name,
             "device": str(ready.device),
             "precision": precision.value,

@@ -62,10 +62,12 @@ def build_architecture(
     try:
         with skipped_weights():
             if meta:
-                return on_meta(lambda: builder(**kwargs)).eval()
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", (FutureWarning, UserWarning))
-                return builder(**kwargs).eval()
+                model: nn.Module = on_meta(lambda: builder(**kwargs))
+            else:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", (FutureWarning, UserWarning))
+                    model = builder(**kwargs)
+        return model.eval()
     except TypeError as exc:
         if extra and "keyword argument" in str(exc):
             raise UsageError(f"--kwarg: {entry.name}'s builder says: {first_line(exc)}") from None
@@ -115,12 +117,12 @@ def intercepted_weights(get_state_dict: GetStateDict, load_state_dict: LoadState
         result = load_state_dict(self, state_dict, *args, **kwargs)
         return nn.modules.module._IncompatibleKeys([], []) if result is None else result
 
-    WeightsEnum.get_state_dict = get  # type: ignore[method-assign]
+    WeightsEnum.get_state_dict = get
     nn.Module.load_state_dict = load  # type: ignore[method-assign]
     try:
         yield
     finally:
-        WeightsEnum.get_state_dict = original_get  # type: ignore[method-assign]
+        WeightsEnum.get_state_dict = original_get
         nn.Module.load_state_dict = original_load  # type: ignore[method-assign]
 
 

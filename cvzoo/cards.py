@@ -40,7 +40,8 @@ class FamilyCard:
 
 @functools.cache
 def _cards() -> dict[str, Any]:
-    return json.loads((Path(__file__).parent / "cards.json").read_text(encoding="utf-8"))
+    cards: dict[str, Any] = json.loads((Path(__file__).parent / "cards.json").read_text(encoding="utf-8"))
+    return cards
 
 
 def family_card(model: str) -> FamilyCard | None:

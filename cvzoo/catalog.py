@@ -78,14 +78,17 @@ class WeightSet:
 
     @property
     def qualname(self) -> str:
+        """The set as torchvision names it: ``ResNet50_Weights.IMAGENET1K_V2``."""
         return f"{self.enum}.{self.name}"
 
     @property
     def acc1(self) -> float | None:
+        """Top-1 accuracy (%) on the first data set that publishes one, else None."""
         return self._first_metric("acc@1")
 
     @property
     def acc5(self) -> float | None:
+        """Top-5 accuracy (%) on the first data set that publishes one, else None."""
         return self._first_metric("acc@5")
 
     def _first_metric(self, key: str) -> float | None:
@@ -105,6 +108,7 @@ class ModelEntry:
 
     @property
     def default(self) -> WeightSet:
+        """The set torchvision recommends (``<Enum>.DEFAULT``)."""
         return next(w for w in self.weights if w.is_default)
 
     def weight_set(self, name: str) -> WeightSet | None:

@@ -93,7 +93,7 @@ def read_bytes(source: ImageSource, timeout: float = 30) -> bytes:
     try:
         request = urllib.request.Request(source.url, headers={"User-Agent": "cvzoo"})
         with urllib.request.urlopen(request, timeout=timeout) as response:
-            data = response.read(MAX_DOWNLOAD + 1)
+            data: bytes = response.read(MAX_DOWNLOAD + 1)
     except urllib.error.HTTPError as exc:
         raise BadImage(f"download failed: HTTP {exc.code} {exc.reason}") from None
     except (urllib.error.URLError, OSError) as exc:
@@ -120,8 +120,7 @@ def decode(data: bytes) -> Image.Image:
                 )
             image.seek(0)  # GIF, WebP, TIFF: the first frame
             image.load()
-            image = ImageOps.exif_transpose(image)
-            return to_rgb(image)
+            return to_rgb(ImageOps.exif_transpose(image))
     except BadImage:
         raise
     except UnidentifiedImageError:

@@ -123,10 +123,13 @@ def predict(
     return [results[i] for i in range(len(sources))]
 
 
-def _decoded(sources: Sequence[ImageSource], transform: Any) -> Iterator[tuple[int, Any, str | None]]:
+Decoded = tuple[int, Any, "str | None"]  # (index, tensor or None, error or None)
+
+
+def _decoded(sources: Sequence[ImageSource], transform: Any) -> Iterator[Decoded]:
     """(index, tensor or None, error or None) for each source, decoded ahead in two threads."""
 
-    def load(i: int) -> tuple[int, Any, str | None]:
+    def load(i: int) -> Decoded:
         try:
             return i, transform(decode(read_bytes(sources[i]))), None
         except BadImage as exc:
@@ -136,7 +139,9 @@ def _decoded(sources: Sequence[ImageSource], transform: Any) -> Iterator[tuple[i
 
     ahead = 32  # decoded images waiting at most: bounded memory for any number of inputs
     with concurrent.futures.ThreadPoolExecutor(max_workers=2, thread_name_prefix="cvzoo-decode") as pool:
-        pending: collections.deque = collections.deque()
+        pending: collections.deque[concurrent.futures.Future[tuple[int, Any, str | None]]] = (
+            collections.deque()
+        )
         for i in range(len(sources)):
             pending.append(pool.submit(load, i))
             if len(pending) >= ahead:

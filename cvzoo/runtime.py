@@ -126,7 +126,7 @@ def prepare(
     if channels_last and not int8:
         memory_format = torch.channels_last_3d if video else torch.channels_last
         try:
-            model = fold_batchnorm(model).to(memory_format=memory_format)  # type: ignore[call-overload]
+            model = fold_batchnorm(model).to(memory_format=memory_format)
         except RuntimeError:  # a model mixing 4-D and 5-D weights: leave its layout alone
             memory_format = None
     return Prepared(model=model, device=device, precision=precision, memory_format=memory_format)

@@ -8,6 +8,7 @@ prints: the results are typed records, shaped for each command by :mod:`cvzoo.re
 
 from __future__ import annotations
 
+import itertools
 import re
 import warnings
 from collections import Counter
@@ -22,6 +23,7 @@ from cvzoo.weights import placeholder_weights
 
 if TYPE_CHECKING:
     from torch import nn
+    from torch.utils.flop_counter import FlopCounterMode
 
     from cvzoo.registry import BuiltModel
 
@@ -109,40 +111,17 @@ def collect(
 
 
 def _on_device(model: nn.Module) -> str:
-    tensor = next(model.parameters(), None)
-    if tensor is None:
-        tensor = next(model.buffers(), None)
-    return "meta" if tensor is None else str(tensor.device)
+    for tensor in itertools.chain(model.parameters(), model.buffers()):
+        return str(tensor.device)
+    return "meta"
 
 
 def walk(
     model: nn.Module, inputs: tuple[Any, ...] | None, shape: Sequence[int], name: str = ""
 ) -> ModelStats:
     """Run ``model`` once on ``inputs`` (if any) and gather per-module shapes, parameters and MACs."""
-    import torch
-    from torch.utils.flop_counter import FlopCounterMode
-
     modules = dict(model.named_modules())
-    shapes: dict[str, Any] = {}
-    activation = [0]
-    hooks = []
-    for path, module in modules.items():
-        leaf = next(module.children(), None) is None
-        hooks.append(module.register_forward_hook(_recorder(path, leaf, shapes, activation)))
-    counter = FlopCounterMode(display=False, depth=None)
-    try:
-        if inputs is not None:
-            with torch.no_grad(), counter, warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                model(*inputs)
-    except Exception as exc:  # whatever the model raised, the user needs its first line
-        raise BuildError(
-            f"the model could not run on input {format_shape(shape)}: {first_line(exc)}"
-        ) from exc
-    finally:
-        for hook in hooks:
-            hook.remove()
-
+    counter, shapes, activation = _run_once(model, modules, inputs, shape)
     root_name = type(model).__name__
     per_module = counter.get_flop_counts()
     by_op = {str(op).replace("aten.", ""): n // 2 for op, n in per_module.get("Global", {}).items()}
@@ -171,12 +150,44 @@ def walk(
         buffers=sum(b.numel() for b in buffers),
         param_bytes=sum(p.numel() * p.element_size() for p in params),
         buffer_bytes=sum(b.numel() * b.element_size() for b in buffers),
-        activation_bytes=activation[0],
+        activation_bytes=activation,
         macs=total_macs,
         file_size_mib=None,
         by_type=dict(by_type.most_common()),
         macs_by_op=dict(sorted(by_op.items(), key=lambda kv: -kv[1])),
     )
+
+
+def _run_once(
+    model: nn.Module, modules: dict[str, nn.Module], inputs: tuple[Any, ...] | None, shape: Sequence[int]
+) -> tuple[FlopCounterMode, dict[str, Any], int]:
+    """One forward pass under the FLOP counter, recording each module's output shape.
+
+    Returns the counter, the output shapes by module path, and the bytes of all leaf outputs.
+    """
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    shapes: dict[str, Any] = {}
+    activation = [0]
+    hooks = []
+    for path, module in modules.items():
+        leaf = next(module.children(), None) is None
+        hooks.append(module.register_forward_hook(_recorder(path, leaf, shapes, activation)))
+    counter = FlopCounterMode(display=False, depth=None)  # type: ignore[arg-type]  # None: all depths
+    try:
+        if inputs is not None:
+            with torch.no_grad(), counter, warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                model(*inputs)
+    except Exception as exc:  # whatever the model raised, the user needs its first line
+        raise BuildError(
+            f"the model could not run on input {format_shape(shape)}: {first_line(exc)}"
+        ) from exc
+    finally:
+        for hook in hooks:
+            hook.remove()
+    return counter, shapes, activation[0]
 
 
 def _recorder(path: str, leaf: bool, shapes: dict[str, Any], activation: list[int]) -> Any:
@@ -243,7 +254,7 @@ def collapse(row: LayerRow) -> LayerRow:
     insides are those of its first member and are not listed: ``--no-collapse`` shows them.
     """
     children: list[LayerRow] = []
-    signatures: list[tuple] = []
+    signatures: list[tuple[Any, ...]] = []
     for child in row.children:
         signature = _signature(child)
         name = _range_name(children[-1].name, child.name) if children else None
@@ -263,7 +274,7 @@ def collapse(row: LayerRow) -> LayerRow:
     return replace(row, children=children)
 
 
-def _signature(row: LayerRow) -> tuple:
+def _signature(row: LayerRow) -> tuple[Any, ...]:
     inside = tuple(_signature(c) for c in row.children)
     return (row.type, row.config, row.params, row.macs, repr(row.output_shape), inside)
 

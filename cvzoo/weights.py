@@ -185,7 +185,7 @@ def load_torchvision_weights(entry: ModelEntry, weight_set: WeightSet, path: Pat
     try:
         with intercepted_weights(lambda: state, lambda module, sd, *a, **k: loads.append((module, sd))):
             weights = get_model_weights(entry.name)[weight_set.name]
-            model = on_meta(lambda: get_model_builder(entry.name)(weights=weights))
+            model: nn.Module = on_meta(lambda: get_model_builder(entry.name)(weights=weights))
     except Exception as exc:
         raise WeightsUnavailable(f"cannot load {weight_set.qualname} from '{path}': {exc}") from None
     # Assigned outside the build, where no meta strategy can claim the tensors. Not strict: a
@@ -209,7 +209,8 @@ def load_quantized(entry: ModelEntry, weight_set: WeightSet, on_download: OnDown
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            return get_model_builder(entry.name)(weights=weights, quantize=True)
+            model: nn.Module = get_model_builder(entry.name)(weights=weights, quantize=True)
+            return model
     except Exception as exc:
         where = cached_weights_path(weight_set)
         raise WeightsUnavailable(

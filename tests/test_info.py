@@ -8,9 +8,8 @@ import subprocess
 import sys
 
 import pytest
-from typer.testing import CliRunner
-
 from conftest import zoo_catalog
+from typer.testing import CliRunner
 
 from cvzoo import plot
 from cvzoo.catalog import Task

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import pytest
 import torch
-from torchvision.models import get_model_builder
-
 from conftest import zoo_catalog
+from torchvision.models import get_model_builder
 
 from cvzoo import registry, runtime
 from cvzoo.errors import UnknownModel, UnknownWeights, UsageError

@@ -1,0 +1,41 @@
+"""The command line: parse options, call the core, emit the result in the chosen format.
+
+Each command is a thin function in the module named for what it does (:mod:`.zoo`,
+:mod:`.inspection`, :mod:`.trying`, :mod:`.speed`); :mod:`.app` holds the Typer application,
+its error boundary and the output; :mod:`.options` the options several commands share.
+Torch is imported only by the commands that build a model, never for ``list``, ``info``,
+completion or ``--help``: the core is imported inside the commands that need it.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from cvzoo.cli import inspection, speed, trying, zoo
+from cvzoo.cli.app import app
+
+# Registered here, in the order ``cvzoo --help`` lists them.
+for _name, _command in (
+    ("list", zoo.list_),
+    ("summary", inspection.summary),
+    ("params", inspection.params),
+    ("flops", inspection.flops),
+    ("infer", trying.infer),
+    ("bench", speed.bench),
+    ("compare", speed.compare),
+    ("info", zoo.info),
+    ("plot", zoo.plot),
+):
+    app.command(_name)(_command)
+
+__all__ = ["app", "main"]
+
+
+def main() -> None:
+    """The ``cvzoo`` console script."""
+    try:
+        app(prog_name="cvzoo")
+    except BrokenPipeError:  # `cvzoo list | head`: the reader has gone, which is no error
+        sys.stderr.close()
+        os._exit(0)

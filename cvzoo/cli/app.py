@@ -1,0 +1,96 @@
+"""The Typer application: its consoles, its error boundary, and how a result is written out.
+
+A CvzooError becomes one line on stderr and its exit code (1 failure, 2 usage); ``--debug``
+(or ``CVZOO_DEBUG=1``) shows the traceback instead. Data goes to stdout, everything else to
+stderr, and text that came from the user is always printed literally, never as rich markup.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from enum import Enum
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.text import Text
+from typer.core import TyperGroup
+
+from cvzoo import __version__, catalog
+from cvzoo.errors import CvzooError
+from cvzoo.render import View, output
+
+out = Console(soft_wrap=False)
+err = Console(stderr=True)
+
+
+class _State:
+    debug = False
+
+
+state = _State()
+
+
+def say(kind: str, message: str, style: str = "bold red") -> None:
+    """One line on stderr: ``kind: message``, the message printed literally (never as markup)."""
+    line = Text(f"{kind}: ", style=style) if kind else Text()
+    line.append(message)
+    err.print(line, highlight=False, soft_wrap=True)
+
+
+class _Group(TyperGroup):
+    """Turns cvzoo's own errors into one line and an exit code, at the boundary."""
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except CvzooError as exc:
+            if state.debug:
+                raise
+            say("error", str(exc))
+            raise typer.Exit(exc.exit_code) from None
+
+
+app = typer.Typer(
+    cls=_Group,
+    name="cvzoo",
+    help="Look inside computer-vision models and try them: the torchvision zoo, one command away.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"cvzoo {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit.")
+    ] = False,
+    debug: Annotated[bool, typer.Option("--debug", help="Show full tracebacks for errors.")] = False,
+) -> None:
+    state.debug = debug or bool(os.environ.get("CVZOO_DEBUG"))
+
+
+def emit(result: Any, fmt: Enum, view: View[Any]) -> None:
+    """Write ``result`` to stdout in format ``fmt``."""
+    shown = output(result, fmt, view, width=out.width)
+    if isinstance(shown, str):
+        sys.stdout.write(shown)
+        sys.stdout.flush()
+    else:
+        out.print(shown)
+
+
+def load_catalog() -> catalog.Catalog:
+    """The catalogue, with a spinner on stderr while it is built the first time."""
+    return catalog.load_catalog(
+        on_build=lambda: err.status("Indexing torchvision's zoo (once per torchvision version)...")
+    )

@@ -1,0 +1,76 @@
+"""Looking inside a model: ``summary``, ``params`` and ``flops``, counted on the meta device."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from cvzoo.cli.app import emit, load_catalog
+from cvzoo.cli.options import CollapseOpt, DepthOpt, InputOpt, KwargOpt, ModelArg, TableJsonOpt, WeightsOpt
+from cvzoo.render import TableJson
+
+if TYPE_CHECKING:
+    from cvzoo.stats import ModelStats
+
+
+def _count(
+    model: str, weights: str, input_size: str | None, kwargs: list[str] | None, macs: bool = True
+) -> ModelStats:
+    """Build and count ``model`` as the command line asked (nothing downloaded, nothing allocated)."""
+    from cvzoo import inputs, reports, usermodel
+
+    requested = inputs.parse_input_size(input_size) if input_size else None
+    parsed = usermodel.parse_kwargs(kwargs or [])
+    return reports.count(model, weights, requested, parsed, count_macs=macs, catalog=load_catalog)
+
+
+def summary(
+    model: ModelArg,
+    weights: WeightsOpt = "DEFAULT",
+    input_size: InputOpt = None,
+    depth: DepthOpt = 2,
+    collapse: CollapseOpt = True,
+    kwarg: KwargOpt = None,
+    fmt: TableJsonOpt = TableJson.table,
+) -> None:
+    """The layer tree with output shapes, parameters and MACs, and the totals."""
+    from cvzoo import reports
+    from cvzoo.render.layers import SUMMARY
+
+    emit(reports.summary(_count(model, weights, input_size, kwarg), depth, collapse), fmt, SUMMARY)
+
+
+def params(
+    model: ModelArg,
+    weights: WeightsOpt = "DEFAULT",
+    depth: DepthOpt = 1,
+    by_type: Annotated[
+        bool, typer.Option("--by-type", help="Break down by layer type (Conv2d, Linear...).")
+    ] = False,
+    collapse: CollapseOpt = True,
+    kwarg: KwargOpt = None,
+    fmt: TableJsonOpt = TableJson.table,
+) -> None:
+    """Parameters: total, trainable, buffers, memory, and where they are."""
+    from cvzoo import reports
+    from cvzoo.render.layers import params_view
+
+    counted = _count(model, weights, None, kwarg, macs=False)
+    emit(reports.params(counted, depth, collapse), fmt, params_view(by_type))
+
+
+def flops(
+    model: ModelArg,
+    weights: WeightsOpt = "DEFAULT",
+    input_size: InputOpt = None,
+    depth: DepthOpt = 1,
+    collapse: CollapseOpt = True,
+    kwarg: KwargOpt = None,
+    fmt: TableJsonOpt = TableJson.table,
+) -> None:
+    """MACs and FLOPs (= 2 x MACs), in total, per module and per operator."""
+    from cvzoo import reports
+    from cvzoo.render.layers import FLOPS
+
+    emit(reports.flops(_count(model, weights, input_size, kwarg), depth, collapse), fmt, FLOPS)
