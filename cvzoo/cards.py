@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cvzoo.catalog import Catalog, WeightSet, published
+from cvzoo.catalog import Catalog, WeightSet
 
 
 @dataclass(frozen=True)
@@ -84,9 +84,7 @@ def model_info(catalog: Catalog, name: str) -> ModelInfo:
     """The card and weight sets of ``name``; an unknown name raises UnknownModel."""
     entry = catalog.get(name)
     card = family_card(entry.name)
-    return published(
-        ModelInfo,
-        entry.default,
+    return ModelInfo(
         name=entry.name,
         task=entry.task.value,
         family=card.key if card else None,
@@ -95,6 +93,9 @@ def model_info(catalog: Catalog, name: str) -> ModelInfo:
         idea=card.idea if card else None,
         paper=card.paper if card else None,
         milestone=card.milestone if card else False,
+        params=entry.default.params,
+        gmacs=entry.default.gmacs,
+        num_categories=entry.default.num_categories,
         default_weights=entry.default.name,
         weights=entry.weights,
     )

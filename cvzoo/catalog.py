@@ -18,15 +18,14 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from cvzoo import cache
 from cvzoo.errors import NoMatch, UnknownModel, UsageError
+from cvzoo.schema import FLATTEN
 
 # Bump when the cached layout changes, so that an old cache is rebuilt rather than misread.
 SCHEMA = 2
-
-R = TypeVar("R")
 
 
 class Task(str, Enum):
@@ -197,26 +196,6 @@ def natural_key(name: str) -> list[Any]:
     return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name)]
 
 
-def published(cls: type[R], w: WeightSet, **own: Any) -> R:
-    """A view record (``cls``) filled with ``w``'s published figures, plus its ``own`` fields.
-
-    Each view (a row of ``list``, ``compare``, ``info``) declares which published figures it
-    shows by naming them among its fields; their values are taken from here, in one place.
-    """
-    figures = {
-        "params": w.params,
-        "gmacs": w.gmacs,
-        "acc1": w.acc1,
-        "acc5": w.acc5,
-        "metrics": w.metrics,
-        "file_size_mib": w.file_size_mib,
-        "input_size": w.input_size,
-        "num_categories": w.num_categories,
-    }
-    wanted = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
-    return cls(**{k: v for k, v in figures.items() if k in wanted and k not in own}, **own)
-
-
 class SortKey(str, Enum):
     """The orders ``cvzoo list --sort`` offers."""
 
@@ -241,13 +220,9 @@ def sort_value(key: SortKey, entry: ModelEntry, weights: WeightSet) -> Any:
 
 
 @dataclass(frozen=True)
-class ZooRow:
-    """One row of ``cvzoo list``: a model with one of its weight sets."""
+class Figures:
+    """A weight set's published size, cost and accuracy: what every view of the zoo shows."""
 
-    name: str
-    task: str
-    weights: str
-    default: bool
     params: int
     gmacs: float
     acc1: float | None
@@ -256,6 +231,24 @@ class ZooRow:
     file_size_mib: float
     input_size: list[int] | None
     num_categories: int | None
+
+    @classmethod
+    def of(cls, w: WeightSet) -> Figures:
+        """``w``'s figures."""
+        return cls(
+            w.params, w.gmacs, w.acc1, w.acc5, w.metrics, w.file_size_mib, w.input_size, w.num_categories
+        )
+
+
+@dataclass(frozen=True)
+class ZooRow:
+    """One row of ``cvzoo list``: a model with one of its weight sets."""
+
+    name: str
+    task: str
+    weights: str
+    default: bool
+    figures: Figures = field(metadata=FLATTEN)
 
 
 def list_rows(
@@ -285,10 +278,7 @@ def list_rows(
     present = [p for p in pairs if sort_value(sort, *p) is not None]
     missing = [p for p in pairs if sort_value(sort, *p) is None]
     present.sort(key=lambda p: sort_value(sort, *p), reverse=descending)
-    rows = [
-        published(ZooRow, w, name=e.name, task=e.task.value, weights=w.name, default=w.is_default)
-        for e, w in present + missing
-    ]
+    rows = [ZooRow(e.name, e.task.value, w.name, w.is_default, Figures.of(w)) for e, w in present + missing]
     return rows if limit is None else rows[:limit]
 
 

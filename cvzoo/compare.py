@@ -7,10 +7,11 @@ adds each model's latency and throughput on this machine, measured by :mod:`cvzo
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from cvzoo.cards import family_card
-from cvzoo.catalog import Catalog, published
+from cvzoo.catalog import Catalog, Figures
+from cvzoo.schema import FLATTEN
 
 
 @dataclass(frozen=True)
@@ -21,13 +22,7 @@ class CompareRow:
     task: str
     family: str | None
     year: int | None
-    params: int
-    gmacs: float
-    acc1: float | None
-    acc5: float | None
-    metrics: dict[str, dict[str, float | None]]
-    file_size_mib: float
-    input_size: list[int] | None
+    figures: Figures = field(metadata=FLATTEN)
     latency_ms: float | None = None  # p50 of one batch, with --bench
     throughput: float | None = None  # images per second, with --bench
 
@@ -38,16 +33,8 @@ def compare_rows(catalog: Catalog, names: Iterable[str]) -> list[CompareRow]:
     for name in names:
         entry = catalog.get(name)
         card = family_card(entry.name)
-        rows.append(
-            published(
-                CompareRow,
-                entry.default,
-                name=entry.name,
-                task=entry.task.value,
-                family=card.title if card else None,
-                year=card.year if card else None,
-            )
-        )
+        family, year = (card.title, card.year) if card else (None, None)
+        rows.append(CompareRow(entry.name, entry.task.value, family, year, Figures.of(entry.default)))
     return rows
 
 

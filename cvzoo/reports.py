@@ -14,9 +14,8 @@ from typing import Any
 
 from cvzoo import registry, stats
 from cvzoo.catalog import Catalog
+from cvzoo.schema import TABLE_ONLY
 from cvzoo.stats import LayerRow, ModelStats, collapse, flatten
-
-TABLE_ONLY: dict[str, Any] = {"json": False}  # dataclass field metadata: not part of the JSON schema
 
 
 def count(
@@ -43,13 +42,19 @@ def _rows(result: ModelStats, depth: int, fold: bool) -> list[LayerRow]:
 
 
 @dataclass(frozen=True)
-class SummaryLayer:
-    """A row of ``summary``'s layer tree."""
+class TreeRow:
+    """A row of a module tree, as every command's JSON starts it."""
 
     name: str  # dotted path ("" for the root; "layer3.1-35" for a collapsed run)
     type: str
     depth: int
     count: int  # how many identical siblings the row stands for
+
+
+@dataclass(frozen=True)
+class SummaryLayer(TreeRow):
+    """A row of ``summary``'s layer tree."""
+
     output_shape: Any
     params: int
     macs: int
@@ -104,13 +109,9 @@ def summary(result: ModelStats, depth: int = 2, fold: bool = True) -> Summary:
 
 
 @dataclass(frozen=True)
-class ParamsModule:
+class ParamsModule(TreeRow):
     """A row of ``params``' module tree."""
 
-    name: str
-    type: str
-    depth: int
-    count: int
     params: int
 
 
@@ -150,13 +151,9 @@ def params(result: ModelStats, depth: int = 1, fold: bool = True) -> ParamsRepor
 
 
 @dataclass(frozen=True)
-class FlopsModule:
+class FlopsModule(TreeRow):
     """A row of ``flops``' module tree."""
 
-    name: str
-    type: str
-    depth: int
-    count: int
     macs: int
     flops: int
 

@@ -97,14 +97,18 @@ def test_select_globs_and_substrings(zoo):
 def test_every_sort_key_orders_rows(zoo, key):
     rows = list_rows(zoo, sort=key, all_weights=True)
     attr = {"size": "file_size_mib", "name": "name"}.get(key.value, key.value)
-    values = [getattr(r, attr) for r in rows]
+
+    def value(row):
+        return row.name if key is SortKey.name else getattr(row.figures, attr)
+
+    values = [value(r) for r in rows]
     present = [v for v in values if v is not None]
     expected = sorted(present, key=natural_key) if key is SortKey.name else sorted(present)
     assert present == expected
     assert values[len(present) :] == [None] * (len(values) - len(present))  # missing metrics go last
     descending = list_rows(zoo, sort=key, descending=True)
     if key is not SortKey.name:
-        top = [getattr(r, attr) for r in descending if getattr(r, attr) is not None]
+        top = [value(r) for r in descending if value(r) is not None]
         assert top == sorted(top, reverse=True)
 
 

@@ -14,15 +14,16 @@ from typing import Any
 def to_jsonable(value: Any) -> Any:
     """Dataclasses, enums and containers as plain JSON data.
 
-    A dataclass becomes an object of its fields in declaration order, except fields whose
-    metadata says ``json=False`` (shown in tables only).
+    A dataclass becomes an object of its fields in declaration order, as :mod:`cvzoo.schema`
+    declares them: fields marked table-only are left out, flattened ones stand in their place.
     """
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {
-            f.name: to_jsonable(getattr(value, f.name))
-            for f in dataclasses.fields(value)
-            if f.metadata.get("json", True)
-        }
+        record: dict[str, Any] = {}
+        for f in dataclasses.fields(value):
+            if f.metadata.get("json", True):
+                data = to_jsonable(getattr(value, f.name))
+                record.update(data if f.metadata.get("flatten") else {f.name: data})
+        return record
     if isinstance(value, Enum):
         return value.value
     if isinstance(value, dict):

@@ -10,8 +10,9 @@ from cvzoo.bench import BenchRow
 from cvzoo.compare import CompareRow
 from cvzoo.render import View
 from cvzoo.render.data import to_csv, to_jsonable
-from cvzoo.render.numbers import fixed, human_bytes, human_count, human_float, human_size, metric_text
+from cvzoo.render.numbers import fixed, human_bytes
 from cvzoo.render.tables import Column, non_empty, records_table
+from cvzoo.render.zoo import figure_columns
 
 BENCH_COLUMNS = [
     Column("Model", lambda r: r.model, "left", wrap=True),
@@ -49,35 +50,13 @@ def bench_csv(rows: Sequence[BenchRow]) -> str:
     return to_csv(flat)
 
 
-def _ms(v: float | None) -> str:
-    return fixed(v, 2)
-
-
 COMPARE_COLUMNS = [
-    Column("Model", lambda r: r.name, "left", overflow="ellipsis"),
-    Column("Family", lambda r: r.family or "-", "left", overflow="ellipsis"),
-    Column("Year", lambda r: str(r.year) if r.year else "-", overflow="ellipsis"),
-    Column(
-        "Params", lambda r: human_count(r.params), best=min, value=lambda r: r.params, overflow="ellipsis"
-    ),
-    Column("GMACs", lambda r: human_float(r.gmacs), best=min, value=lambda r: r.gmacs, overflow="ellipsis"),
-    Column("Acc@1", lambda r: fixed(r.acc1, 2), best=max, value=lambda r: r.acc1, overflow="ellipsis"),
-    Column("Acc@5", lambda r: fixed(r.acc5, 2), best=max, value=lambda r: r.acc5, overflow="ellipsis"),
-    Column("Metric", lambda r: metric_text(r.metrics), "left", overflow="ellipsis"),
-    Column(
-        "MiB",
-        lambda r: fixed(r.file_size_mib, 1),
-        best=min,
-        value=lambda r: r.file_size_mib,
-        overflow="ellipsis",
-    ),
-    Column("Input", lambda r: human_size(r.input_size), overflow="ellipsis"),
-    Column(
-        "p50 ms", lambda r: _ms(r.latency_ms), best=min, value=lambda r: r.latency_ms, overflow="ellipsis"
-    ),
-    Column(
-        "img/s", lambda r: fixed(r.throughput, 1), best=max, value=lambda r: r.throughput, overflow="ellipsis"
-    ),
+    Column("Model", lambda r: r.name, "left"),
+    Column("Family", lambda r: r.family or "-", "left"),
+    Column("Year", lambda r: str(r.year) if r.year else "-"),
+    *figure_columns(side_by_side=True),
+    Column("p50 ms", lambda r: fixed(r.latency_ms, 2), best=min, value=lambda r: r.latency_ms),
+    Column("img/s", lambda r: fixed(r.throughput, 1), best=max, value=lambda r: r.throughput),
 ]
 
 

@@ -2,15 +2,52 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from rich.table import Table
 
-from cvzoo.catalog import ZooRow
+from cvzoo.catalog import Figures, ZooRow
 from cvzoo.render import View
 from cvzoo.render.data import to_csv
 from cvzoo.render.numbers import fixed, human_count, human_float, human_size, metric_text
 from cvzoo.render.tables import Column, fit_columns, markdown_table, non_empty, records_table
+
+
+def _figure(
+    header: str,
+    value: Callable[[Figures], Any],
+    text: Callable[[Any], str],
+    better: Callable[..., Any] | None,
+    drop: int,
+    side_by_side: bool,
+) -> Column:
+    return Column(
+        header,
+        lambda r: text(value(r.figures)),
+        "left" if header == "Metric" else "right",
+        drop=0 if side_by_side else drop,
+        best=better if side_by_side else None,
+        value=lambda r: value(r.figures),
+    )
+
+
+def figure_columns(side_by_side: bool = False) -> list[Column]:
+    """The published figures' columns, for records with ``figures``.
+
+    In a list, the least important go first when the terminal is narrow; side by side
+    (``compare``), the best value of each is marked instead.
+    """
+    specs: list[tuple[str, Callable[[Figures], Any], Callable[[Any], str], Any, int]] = [
+        ("Params", lambda f: f.params, human_count, min, 0),
+        ("GMACs", lambda f: f.gmacs, human_float, min, 0),
+        ("Acc@1", lambda f: f.acc1, lambda v: fixed(v, 2), max, 0),
+        ("Acc@5", lambda f: f.acc5, lambda v: fixed(v, 2), max, 4),
+        ("Metric", lambda f: f.metrics, metric_text, None, 3),
+        ("MiB", lambda f: f.file_size_mib, lambda v: fixed(v, 1), min, 6),
+        ("Input", lambda f: f.input_size, human_size, None, 5),
+    ]
+    return [_figure(*spec, side_by_side=side_by_side) for spec in specs]
 
 
 def columns(all_weights: bool) -> list[Column]:
@@ -21,16 +58,7 @@ def columns(all_weights: bool) -> list[Column]:
     ]
     if all_weights:
         shown.append(Column("Weights", lambda r: r.weights + (" *" if r.default else ""), "left"))
-    shown += [
-        Column("Params", lambda r: human_count(r.params)),
-        Column("GMACs", lambda r: human_float(r.gmacs)),
-        Column("Acc@1", lambda r: fixed(r.acc1, 2)),
-        Column("Acc@5", lambda r: fixed(r.acc5, 2), drop=4),
-        Column("Metric", lambda r: metric_text(r.metrics), "left", drop=3),
-        Column("MiB", lambda r: fixed(r.file_size_mib, 1), drop=6),
-        Column("Input", lambda r: human_size(r.input_size), drop=5),
-    ]
-    return shown
+    return shown + figure_columns()
 
 
 def table(rows: Sequence[ZooRow], all_weights: bool = False, width: int | None = None) -> Table:
