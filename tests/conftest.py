@@ -4,11 +4,41 @@ from __future__ import annotations
 
 import functools
 import socket
+from pathlib import Path
 
+import numpy as np
 import pytest
+from PIL import Image
+from typer.testing import CliRunner
 
 from cvzoo import cache
 from cvzoo import catalog as catalog_mod
+from cvzoo.cli import app
+
+runner = CliRunner()
+
+
+def run(*args: str, input: bytes | None = None):
+    """``cvzoo ARGS`` in this process; stdout and stderr apart, exceptions not caught."""
+    return runner.invoke(app, list(args), input=input, catch_exceptions=False)
+
+
+def photo(seed: int, size=(500, 375)) -> Image.Image:
+    """A smooth random picture (JPEG-friendly), different per seed."""
+    rng = np.random.default_rng(seed)
+    small = rng.integers(0, 256, (6, 8, 3), dtype=np.uint8)
+    return Image.fromarray(small).resize(size, Image.BICUBIC)
+
+
+@pytest.fixture
+def photos(tmp_path) -> list[Path]:
+    """Five JPEGs of 500x375 in the test's folder."""
+    paths = []
+    for i in range(5):
+        path = tmp_path / f"photo{i}.jpg"
+        photo(i).save(path, quality=92)
+        paths.append(path)
+    return paths
 
 
 @functools.cache
@@ -65,7 +95,6 @@ def warm_cache(zoo, session_cache) -> catalog_mod.Catalog:
 @pytest.fixture
 def golden(request: pytest.FixtureRequest):
     """Compare text with tests/golden/<name>, or rewrite it with --update-golden."""
-    from pathlib import Path
 
     def check(name: str, text: str) -> None:
         path = Path(__file__).parent / "golden" / name
@@ -78,6 +107,36 @@ def golden(request: pytest.FixtureRequest):
     return check
 
 
+def image_kinds(tmp_path: Path) -> dict[str, Path]:
+    """One file per image kind people have (formats, modes, EXIF rotation), 320x240 each."""
+    base = photo(7, (320, 240))
+    files = {}
+
+    def save(name: str, image: Image.Image, **kwargs) -> None:
+        files[name] = tmp_path / name
+        image.save(files[name], **kwargs)
+
+    save("plain.jpg", base, quality=90)
+    save("plain.png", base)
+    save("plain.webp", base, quality=90)
+    save("plain.bmp", base)
+    save("plain.tiff", base)
+    frames = [base, photo(8, (320, 240))]
+    save("animated.gif", frames[0].convert("P"), save_all=True, append_images=[frames[1].convert("P")])
+    save("gray.png", base.convert("L"))
+    save("palette.png", base.convert("P", palette=Image.ADAPTIVE))
+    rgba = base.convert("RGBA")
+    rgba.putalpha(128)
+    save("rgba.png", rgba)
+    save("cmyk.jpg", base.convert("CMYK"), quality=90)
+    sixteen = (np.asarray(base.convert("L"), dtype=np.uint16) * 257).astype(np.uint16)
+    save("gray16.png", Image.fromarray(sixteen))  # mode I;16
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90 degrees clockwise to display
+    save("rotated.jpg", base, quality=90, exif=exif.tobytes())
+    return files
+
+
 def plant_weights(name: str, weights_name: str = "DEFAULT", seed: int = 0, spread: float = 3.0):
     """Write a random-init state dict where torchvision's cache looks for ``name``'s weights.
 
@@ -86,8 +145,6 @@ def plant_weights(name: str, weights_name: str = "DEFAULT", seed: int = 0, sprea
     that the logits of a random image have a standard deviation of ``spread``: the top classes
     are then well apart, and a ranking test cannot pass on ties. Returns the path written.
     """
-    from pathlib import Path
-
     import torch
     from torch import nn
     from torchvision.models import get_model_builder, get_model_weights

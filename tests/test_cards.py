@@ -8,6 +8,8 @@ from importlib.resources import files
 
 import pytest
 import torchvision
+from conftest import run, zoo_catalog
+from torchvision.models import get_model_weights
 
 MILESTONES = {"alexnet", "vgg", "googlenet", "inception", "resnet", "densenet", "efficientnet"}
 ARXIV_ABS = re.compile(r"https://arxiv\.org/abs/\d{4}\.\d{4,5}")
@@ -101,3 +103,39 @@ def test_milestone_models_map_where_expected(cards):
         "quantized_googlenet": "googlenet",
     }
     assert {name: models[name] for name in expected} == expected
+
+
+# --- cvzoo info: the card joined with torchvision's weight sets -----------------------------------
+
+
+@pytest.mark.parametrize("name", sorted(zoo_catalog().models))
+def test_info_for_every_model(warm_cache, cards, name):
+    result = run("info", name, "--format", "json")
+    assert result.exit_code == 0, result.stderr
+    data = json.loads(result.stdout)
+    family = cards["families"][cards["models"][name]]  # the card, read from the file itself
+    assert data["name"] == name and data["family"] == cards["models"][name]
+    assert (data["title"], data["year"], data["idea"]) == (family["title"], family["year"], family["idea"])
+    assert data["paper"] == family["paper"] and data["milestone"] == family["milestone"]
+    enum = get_model_weights(name)  # the weight sets, read from torchvision itself
+    assert [w["name"] for w in data["weights"]] == [w.name for w in enum]
+    assert [w["name"] for w in data["weights"] if w["is_default"]] == [enum.DEFAULT.name]
+    assert data["default_weights"] == enum.DEFAULT.name
+    assert data["params"] == enum.DEFAULT.meta["num_params"]
+    for w, published in zip(data["weights"], enum, strict=True):
+        assert w["params"] == published.meta["num_params"] and w["gmacs"] == published.meta["_ops"]
+        assert w["recipe"] == published.meta["recipe"] and w["url"] == published.url
+        assert w["transforms"]["class"] == type(published.transforms()).__name__
+
+
+def test_info_table_teaches(warm_cache):
+    text = run("info", "resnet50").stdout
+    assert "ResNet (2015)" in text and "milestone" in text
+    assert "Deep Residual Learning for Image Recognition" in text and "arxiv.org/abs/1512.03385" in text
+    assert "IMAGENET1K_V2 *" in text and "resize 232 bilinear, crop 224" in text
+    assert "mean [0.485, 0.456, 0.406]" in text
+
+
+def test_info_unknown_model(warm_cache):
+    result = run("info", "alexnett")
+    assert result.exit_code == 2 and "did you mean 'alexnet'" in result.stderr

@@ -10,16 +10,11 @@ import subprocess
 import sys
 
 import pytest
-from typer.testing import CliRunner
+import torch
+from conftest import run
+from torchvision.models import get_model, get_model_weights, list_models
 
 from cvzoo import __version__
-from cvzoo.cli import app
-
-runner = CliRunner()
-
-
-def run(*args: str):
-    return runner.invoke(app, list(args), catch_exceptions=False)
 
 
 def test_version():
@@ -33,12 +28,13 @@ def test_list_json_holds_the_whole_zoo_with_torchvision_numbers(warm_cache):
     rows = json.loads(result.stdout)
     assert len(rows) == 121
     by_name = {r["name"]: r for r in rows}
-    for name, entry in warm_cache.models.items():
-        row = by_name[name]
-        assert row["weights"] == entry.default.name
-        assert row["params"] == entry.default.params and isinstance(row["params"], int)
-        assert row["gmacs"] == entry.default.gmacs
-        assert row["task"] == entry.task.value
+    assert set(by_name) == set(list_models())
+    for name, row in by_name.items():
+        default = get_model_weights(name).DEFAULT  # torchvision's own table, not cvzoo's copy
+        assert row["weights"] == default.name
+        assert row["params"] == default.meta["num_params"] and isinstance(row["params"], int)
+        assert row["gmacs"] == default.meta["_ops"]
+        assert row["file_size_mib"] == default.meta["_file_size"]
     assert {"name", "task", "weights", "params", "gmacs", "metrics", "file_size_mib", "input_size"} <= set(
         rows[0]
     )
@@ -113,7 +109,7 @@ def test_debug_shows_the_traceback(warm_cache):
     from cvzoo.catalog import NoMatch
 
     with pytest.raises(NoMatch):
-        runner.invoke(app, ["--debug", "list", "resnet19"], catch_exceptions=False)
+        run("--debug", "list", "resnet19")
 
 
 def test_plain_output_has_no_escape_codes(warm_cache):
@@ -134,11 +130,52 @@ def _run_cli(*args: str, env_extra: dict[str, str] | None = None) -> subprocess.
     return subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env, timeout=120)
 
 
-@pytest.mark.parametrize("args", [("list",), ("--help",), ("list", "--help"), ("list", "vit", "-f", "json")])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("list",),
+        ("--help",),
+        ("list", "--help"),
+        ("list", "vit", "-f", "json"),
+        ("info", "resnet50", "-f", "json"),
+    ],
+)
 def test_metadata_commands_never_import_torch_once_the_cache_is_warm(warm_cache, args):
     proc = _run_cli(*args)
     assert proc.returncode == 0, proc.stderr
     assert "TORCH_IMPORTED=False" in proc.stderr
+
+
+# --- completion ----------------------------------------------------------------------------------
+
+
+def _complete(words: str, cword: int) -> subprocess.CompletedProcess:
+    """Ask cvzoo for completions the way bash does, in a fresh process, reporting torch's import."""
+    probe = (
+        "import runpy, sys\n"
+        "try:\n    runpy.run_module('cvzoo', run_name='__main__')\n"
+        "except SystemExit:\n    pass\n"
+        "sys.stderr.write('TORCH_IMPORTED=%s' % ('torch' in sys.modules))\n"
+    )
+    env = {**os.environ, "_CVZOO_COMPLETE": "complete_bash", "COMP_WORDS": words, "COMP_CWORD": str(cword)}
+    return subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env, timeout=60)
+
+
+def test_completing_model_names_offers_the_resnets_without_torch(warm_cache):
+    proc = _complete("cvzoo summary resn", 2)
+    offered = proc.stdout.split()
+    assert {"resnet18", "resnet34", "resnet50", "resnet101", "resnet152"} <= set(offered)
+    assert all(name.startswith("resn") for name in offered)
+    assert "TORCH_IMPORTED=False" in proc.stderr
+
+
+def test_completing_weights_and_subcommands(warm_cache):
+    assert _complete("cvzoo summary resnet50 --weights IM", 4).stdout.split() == [
+        "IMAGENET1K_V1",
+        "IMAGENET1K_V2",
+    ]
+    assert "summary" in _complete("cvzoo su", 1).stdout.split()
+    assert "info" in _complete("cvzoo i", 1).stdout.split()
 
 
 def test_cold_cache_builds_once_then_stays_torch_free(tmp_path):
@@ -189,9 +226,12 @@ def test_summary_json_schema(warm_cache):
     } <= set(data)
     assert data["model"] == "resnet50" and data["weights"] == "IMAGENET1K_V2"
     assert data["input_size"] == [1, 3, 224, 224]
-    assert data["total_params"] == warm_cache.get("resnet50").default.params
-    assert round(data["macs"] / 1e9, 3) == warm_cache.get("resnet50").default.gmacs
-    assert data["flops"] == 2 * data["macs"]
+    published = get_model_weights("resnet50").DEFAULT.meta
+    assert data["total_params"] == published["num_params"]
+    assert (
+        round(data["macs"] / 1e9, 3) == published["_ops"]
+        and round(data["flops"] / 2e9, 3) == published["_ops"]
+    )
     assert data["layers"][0] == {
         "name": "",
         "type": "ResNet",
@@ -227,21 +267,22 @@ def test_a_model_of_every_task_summarizes(warm_cache, name):
     result = run("summary", name, "-f", "json", "-d", "1")
     assert result.exit_code == 0, result.stderr
     data = json.loads(result.stdout)
-    entry = warm_cache.get(name)
-    assert round(data["macs"] / 1e9, 3) == entry.default.gmacs
-    assert data["task"] == entry.task.value
+    assert round(data["macs"] / 1e9, 3) == get_model_weights(name).DEFAULT.meta["_ops"]
+    assert data["task"] == warm_cache.get(name).task.value
 
 
 def test_params_command(warm_cache):
     data = json.loads(run("params", "resnet50", "-f", "json").stdout)
-    assert data["total"] == 25_557_032 == warm_cache.get("resnet50").default.params
-    assert data["trainable"] + data["non_trainable"] == data["total"]
-    assert data["buffers"] > 0
-    assert data["memory_bytes"] == {
-        "fp32": 4 * data["total"],
-        "bf16": 2 * data["total"],
-        "int8": data["total"],
+    model = get_model("resnet50", weights=None)  # an eager build, counted independently
+    assert data["total"] == get_model_weights("resnet50").DEFAULT.meta["num_params"]
+    assert data["non_trainable"] == 0 and data["trainable"] == data["total"]
+    assert data["buffers"] == sum(b.numel() for b in model.buffers())
+    measured = {
+        "fp32": sum(p.numel() * p.element_size() for p in model.parameters()),
+        "bf16": sum(p.numel() * p.element_size() for p in model.to(torch.bfloat16).parameters()),
+        "int8": sum(p.to(torch.int8).numel() * p.to(torch.int8).element_size() for p in model.parameters()),
     }
+    assert data["memory_bytes"] == measured
     assert sum(m["params"] for m in data["modules"] if m["depth"] == 1) == data["total"]
     assert set(data["by_type"]) == {"Conv2d", "BatchNorm2d", "Linear"}
     table = run("params", "resnet50", "--by-type").stdout
@@ -250,8 +291,7 @@ def test_params_command(warm_cache):
 
 def test_flops_command(warm_cache):
     data = json.loads(run("flops", "convnext_tiny", "-f", "json").stdout)
-    assert round(data["macs"] / 1e9, 3) == warm_cache.get("convnext_tiny").default.gmacs
-    assert data["flops"] == 2 * data["macs"]
+    assert round(data["macs"] / 1e9, 3) == get_model_weights("convnext_tiny").DEFAULT.meta["_ops"]
     assert data["input_size"] == [1, 3, 224, 224]
     assert sum(m["macs"] for m in data["modules"] if m["depth"] == 1) == data["macs"]
     assert sum(data["by_operator"].values()) == data["macs"]

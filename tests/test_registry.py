@@ -7,7 +7,7 @@ import torch
 from conftest import zoo_catalog
 from torchvision.models import get_model_builder
 
-from cvzoo import registry, runtime
+from cvzoo import registry
 from cvzoo.errors import UnknownModel, UnknownWeights, UsageError
 from cvzoo.registry import WeightsKind, build
 from cvzoo.stats import count_params
@@ -92,18 +92,3 @@ def test_weights_may_be_a_checkpoint_path(zoo, tmp_path):
     assert choice.weight_set is entry.default
     with pytest.raises(UsageError, match="does not exist"):
         registry.resolve_weights(entry, str(tmp_path / "missing.pth"))
-
-
-def test_device_detection(monkeypatch):
-    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
-    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
-    assert runtime.detect_device().type == "cpu"
-    assert runtime.detect_device("cpu").type == "cpu"
-    with pytest.raises(UsageError, match="no CUDA GPU"):
-        runtime.detect_device("cuda")
-    with pytest.raises(UsageError, match="unknown device"):
-        runtime.detect_device("tpu9")
-    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: True)
-    assert runtime.detect_device().type == "mps"
-    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
-    assert runtime.detect_device().type == "cuda"

@@ -1,0 +1,134 @@
+"""The render package: numbers as people read them, tables that fit, JSON and CSV from typed results."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from dataclasses import dataclass, field
+
+import pytest
+
+from cvzoo.render import numbers
+from cvzoo.render.data import to_csv, to_json, to_jsonable
+from cvzoo.render.tables import Column, fit_columns, markdown_table, records_table, tree_prefixes
+from cvzoo.schema import FLATTEN, TABLE_ONLY
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        (25_557_032, "25.6M"),
+        (633_470_440, "633.5M"),
+        (1_234, "1.23K"),
+        (999, "999"),
+        (None, "-"),
+        (2.5e9, "2.50B"),
+    ],
+)
+def test_human_count(value, text):
+    assert numbers.human_count(value) == text
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        (4.089, "4.09"),
+        (17.564, "17.6"),
+        (178.722, "178.7"),
+        (1016.717, "1,017"),
+        (0.0712, "0.071"),
+        (None, "-"),
+    ],
+)
+def test_human_float(value, text):
+    assert numbers.human_float(value) == text
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [(1536, "1.50 KiB"), (97.79 * 2**20, "97.8 MiB"), (3 * 2**30, "3.00 GiB"), (12, "12 B")],
+)
+def test_human_bytes(value, text):
+    assert numbers.human_bytes(value) == text
+
+
+def test_human_macs_and_shapes():
+    assert numbers.human_macs(11_513_626_624) == "11.51 G" and numbers.human_macs(512) == "512"
+    assert numbers.human_size([224, 224]) == "224" and numbers.human_size([520, 480]) == "520x480"
+    assert numbers.shape_text([1, 64, 56, 56]) == "[1, 64, 56, 56]"
+    assert numbers.shape_text({"out": [1, 21, 8, 8], "aux": [1, 21, 8, 8], "x": [1]}) == (
+        "{out: [1, 21, 8, 8], aux: [1, 21, 8, 8], …}"
+    )
+    assert numbers.shape_text([[1, 2], [3], [4], [5]]) == "[1, 2], [3], … (4)"
+    assert numbers.share(1, 8) == "12.5%" and numbers.share(1, 0) == "-"
+
+
+def test_metric_text_shows_what_has_no_column():
+    metrics = {"COCO-val2017": {"box_map": 37.0, "mask_map": 34.6}}
+    assert numbers.metric_text(metrics) == "box_map 37.0, mask_map 34.6"
+    assert numbers.metric_text({"ImageNet-1K": {"acc@1": 80.9, "acc@5": 95.4}}) == "-"
+
+
+@dataclass(frozen=True)
+class _Part:
+    a: int
+    b: list[int]
+
+
+@dataclass(frozen=True)
+class _Record:
+    name: str
+    part: _Part = field(metadata=FLATTEN)
+    hidden: int = field(default=7, metadata=TABLE_ONLY)
+    tail: dict[str, float] | None = None
+
+
+def test_json_follows_the_declared_schema():
+    record = _Record("x", _Part(1, [2, 3]), tail={"k": 0.5})
+    assert to_jsonable(record) == {"name": "x", "a": 1, "b": [2, 3], "tail": {"k": 0.5}}
+    assert list(json.loads(to_json([record]))[0]) == ["name", "a", "b", "tail"]  # declaration order
+
+
+def test_csv_joins_sizes_and_keeps_every_records_columns():
+    text = to_csv([_Record("x", _Part(1, [224, 224])), {"name": "y", "extra": True}])
+    rows = list(csv.DictReader(io.StringIO(text)))
+    assert list(rows[0]) == ["name", "a", "b", "tail", "extra"]
+    assert rows[0]["b"] == "224x224" and rows[0]["tail"] == "" and rows[1]["extra"] == "true"
+
+
+def test_columns_are_dropped_in_their_order_until_the_table_fits():
+    rows = [{"n": "resnet50", "x": "12345", "y": "1", "z": "abcdefgh"}]
+    columns = [
+        Column("n", lambda r: r["n"], "left"),
+        Column("x", lambda r: r["x"], drop=1),
+        Column("y", lambda r: r["y"], drop=3),
+        Column("z", lambda r: r["z"], drop=2),
+    ]
+    widths = [8 + 2 + 5 + 2 + 1 + 2 + 8, 8 + 2 + 5 + 2 + 8, 8 + 2 + 5, 8]
+    kept = [[c.header for c in fit_columns(rows, columns, w)] for w in widths]
+    assert kept == [["n", "x", "y", "z"], ["n", "x", "z"], ["n", "x"], ["n"]]
+    assert [c.header for c in fit_columns(rows, columns, 1)] == ["n"]  # 'n' never goes
+
+
+def test_best_of_each_column_is_marked_and_text_stays_literal():
+    rows = [{"name": "[bold]x[/]", "v": 3}, {"name": "y", "v": 1}, {"name": "z", "v": None}]
+    columns = [
+        Column("name", lambda r: r["name"], "left"),
+        Column("v", lambda r: str(r["v"]), best=min, value=lambda r: r["v"]),
+    ]
+    table = records_table(rows, columns)
+    cells = {c.header: c._cells for c in table.columns}
+    assert [c.plain for c in cells["name"]] == ["[bold]x[/]", "y", "z"]  # not parsed as markup
+    assert [c.style for c in cells["v"]] == ["", "bold green", ""]
+
+
+def test_markdown_escapes_pipes():
+    text = markdown_table(
+        [{"a": "x|y", "b": "1"}], [Column("a", lambda r: r["a"], "left"), Column("b", lambda r: r["b"])]
+    )
+    assert text.splitlines() == ["| a | b |", "|---|---:|", "| x\\|y | 1 |"]
+
+
+def test_tree_guides():
+    assert tree_prefixes([0, 1, 2, 2, 1, 2]) == ["", "├─ ", "│  ├─ ", "│  └─ ", "└─ ", "   └─ "]
