@@ -11,8 +11,22 @@ import time
 from importlib import metadata
 
 
+# The CPU features that decide how fast a model runs here: bf16 is native with these, emulated without.
+FLAGS_THAT_MATTER = ("avx2", "avx512f", "avx512_bf16", "avx512_vnni", "amx_bf16", "amx_tile")
+
+
+def cpu_flags() -> list[str]:
+    """The flags of FLAGS_THAT_MATTER this CPU has (from /proc/cpuinfo; empty elsewhere)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            flags = next(line.split(":", 1)[1].split() for line in f if line.startswith("flags"))
+    except (OSError, StopIteration):
+        return []
+    return [flag for flag in FLAGS_THAT_MATTER if flag in flags]
+
+
 def machine() -> str:
-    """One line naming the machine the figures came from."""
+    """One line naming the machine the figures came from, with the CPU flags that matter."""
     cpu = platform.processor() or platform.machine()
     try:
         with open("/proc/cpuinfo") as f:
@@ -20,7 +34,8 @@ def machine() -> str:
     except (OSError, StopIteration):
         pass
     versions = ", ".join(f"{p} {metadata.version(p)}" for p in ("torch", "torchvision", "typer", "rich"))
-    return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, {versions}"
+    flags = " ".join(cpu_flags()) or "none of " + " ".join(FLAGS_THAT_MATTER)
+    return f"{cpu}, {os.cpu_count()} cores (flags: {flags}), Python {platform.python_version()}, {versions}"
 
 
 def time_command(argv: list[str], runs: int, env: dict[str, str] | None = None) -> list[float]:

@@ -41,6 +41,22 @@ def photos(tmp_path) -> list[Path]:
     return paths
 
 
+def _task_packages() -> dict:
+    from torchvision import models
+
+    return {
+        catalog_mod.Task.classification: models,
+        catalog_mod.Task.quantized: models.quantization,
+        catalog_mod.Task.detection: models.detection,
+        catalog_mod.Task.segmentation: models.segmentation,
+        catalog_mod.Task.video: models.video,
+        catalog_mod.Task.optical_flow: models.optical_flow,
+    }
+
+
+TASK_PACKAGES = _task_packages()  # torchvision's own sub-package of each task
+
+
 @functools.cache
 def zoo_catalog() -> catalog_mod.Catalog:
     """The catalogue, read from torchvision once per test session (parametrization uses it too)."""

@@ -7,21 +7,12 @@ import os
 
 import pytest
 import torchvision
-from torchvision import models
+from conftest import TASK_PACKAGES
 from torchvision.models import get_model_weights, list_models
 
 from cvzoo import cache, catalog
 from cvzoo.catalog import SortKey, Task, list_rows, natural_key
 from cvzoo.errors import UnknownModel
-
-TASK_PACKAGES = {
-    Task.classification: models,
-    Task.quantized: models.quantization,
-    Task.detection: models.detection,
-    Task.segmentation: models.segmentation,
-    Task.video: models.video,
-    Task.optical_flow: models.optical_flow,
-}
 
 
 def test_every_torchvision_model_is_in_the_zoo_with_its_task(zoo):
