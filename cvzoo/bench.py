@@ -7,9 +7,7 @@ memory is reported as such and the others still run.
 
 from __future__ import annotations
 
-import resource
 import statistics
-import sys
 import time
 import warnings
 from collections.abc import Callable, Sequence
@@ -31,8 +29,8 @@ class Latency:
     """Milliseconds per batch: percentiles and mean of the timed iterations."""
 
     p50: float  # milliseconds per batch
-    p90: float
-    p99: float
+    p90: float | None  # None from fewer than 10 timed iterations: it would be the slowest one
+    p99: float | None  # None from fewer than 100
     mean: float
 
 
@@ -49,11 +47,18 @@ class BenchRow:
     status: str  # "ok", "oom" (out of memory) or "error"
     latency_ms: Latency | None = None
     throughput: float | None = None  # images (or clips, or image pairs) per second
-    peak_memory_bytes: int | None = None
-    memory_kind: str | None = None  # "cuda allocator peak" or "process peak RSS"
+    peak_memory_bytes: int | None = None  # what the model and this batch add at their peak
+    memory_kind: str | None = None  # how it was measured: MEMORY_KINDS
     gmacs_per_s: float | None = None  # counted MACs of one batch x batches per second
     iterations: int = 0
     error: str | None = None
+
+
+# How peak memory is measured: on CUDA, the allocator's peak (weights, activations, workspace); on
+# the CPU, the process's peak resident memory during the batch above what it was before the model
+# was loaded (Linux: VmHWM, reset per batch). Elsewhere it is not measured.
+MEMORY_KINDS = ("cuda allocator peak", "RSS added by model and batch")
+PERCENTILE_SAMPLES = {90: 10, 99: 100}  # timed iterations a percentile needs before it is shown
 
 
 def parse_batch_sizes(text: str) -> list[int]:
@@ -104,6 +109,7 @@ def bench_model(
     if warmup < 0 or iters < 1:
         raise UsageError("--warmup must be 0 or more and --iters 1 or more")
     base = inputs.input_shape(built, input_size)  # checked once, before anything is built
+    memory = _Memory()  # what the process holds before the model is loaded
     ready = _ready(built, device, precision, channels_last, compile, pretrained)
     rows = []
     for batch in batch_sizes:
@@ -117,11 +123,9 @@ def bench_model(
         }
         try:
             shape = inputs.input_shape(built, [batch, *base[1:]])
-            example = inputs.example_inputs(built.task, shape, ready.device)
+            example = tuple(map(ready.layout, inputs.example_inputs(built.task, shape, ready.device)))
             macs = stats.collect(built, shape).macs
-            rows.append(
-                _time(ready, tuple(map(ready.layout, example)), warmup, iters, macs, batch, common, on_step)
-            )
+            rows.append(_time(ready, example, warmup, iters, macs, batch, common, on_step, memory))
         except Exception as exc:  # one batch size failing must not stop the others
             if _is_oom(exc):
                 rows.append(BenchRow(**common, status="oom", error="out of memory"))
@@ -168,6 +172,7 @@ def _time(
     batch: int,
     common: dict[str, Any],
     on_step: Callable[[], None] | None,
+    memory: _Memory,
 ) -> BenchRow:
     import torch
 
@@ -179,8 +184,7 @@ def _time(
         elif device.type == "mps":
             torch.mps.synchronize()
 
-    if device.type == "cuda":
-        torch.cuda.reset_peak_memory_stats(device)
+    memory.reset(device)
     latencies = []
     with torch.inference_mode(), ready.autocast(), warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -193,18 +197,15 @@ def _time(
                 latencies.append((time.perf_counter() - start) * 1000)
             if on_step:
                 on_step()
-    if device.type == "cuda":
-        peak, kind = torch.cuda.max_memory_allocated(device), "cuda allocator peak"
-    else:
-        peak, kind = _peak_rss(), "process peak RSS"
+    peak, kind = memory.added(device)
     mean = statistics.fmean(latencies)
     return BenchRow(
         **common,
         status="ok",
         latency_ms=Latency(
             p50=_percentile(latencies, 50),
-            p90=_percentile(latencies, 90),
-            p99=_percentile(latencies, 99),
+            p90=_percentile(latencies, 90) if iters >= PERCENTILE_SAMPLES[90] else None,
+            p99=_percentile(latencies, 99) if iters >= PERCENTILE_SAMPLES[99] else None,
             mean=mean,
         ),
         throughput=batch * 1000 / mean,
@@ -226,9 +227,73 @@ def _percentile(values: Sequence[float], q: float) -> float:
     return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
 
 
-def _peak_rss() -> int:
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak if sys.platform == "darwin" else peak * 1024  # bytes on macOS, KiB on Linux
+class _Memory:
+    """Peak memory per batch size, above what the process held before the model was loaded."""
+
+    def __init__(self) -> None:
+        import torch
+
+        # Start torch's CPU runtime first (thread pool, oneDNN), which would otherwise be counted
+        # as the first model's memory, and return what earlier models freed to the system.
+        conv = torch.nn.Conv2d(3, 8, 3).to(memory_format=torch.channels_last)
+        with torch.inference_mode():
+            conv(torch.rand(1, 3, 16, 16).contiguous(memory_format=torch.channels_last))
+        _give_back_freed_memory()
+        self.baseline = _status_kib("VmRSS")
+        self.resettable = False
+
+    def reset(self, device: torch.device) -> None:
+        """Start a new peak: the allocator's on CUDA, the process's resident peak on Linux."""
+        import torch
+
+        if device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats(device)
+            return
+        try:  # "5" resets the peak resident set size (VmHWM) to the current one (Linux 4.0+)
+            with open("/proc/self/clear_refs", "w", encoding="ascii") as refs:
+                refs.write("5")
+            self.resettable = True
+        except OSError:
+            self.resettable = False
+
+    def added(self, device: torch.device) -> tuple[int | None, str | None]:
+        """Bytes at the peak since :meth:`reset`, and how they were measured; (None, None) if not."""
+        import torch
+
+        if device.type == "cuda":
+            return torch.cuda.max_memory_allocated(device), MEMORY_KINDS[0]
+        peak = _status_kib("VmHWM")
+        if not self.resettable or peak is None or self.baseline is None:
+            return None, None
+        return max(peak - self.baseline, 0) * 1024, MEMORY_KINDS[1]
+
+
+def _give_back_freed_memory() -> None:
+    """Return the C heap's free pages to the system (glibc's malloc_trim), where there is one.
+
+    Resident memory counts freed-but-kept heap pages, so without this a model loaded after
+    another would seem to add little: it reuses what the first one freed.
+    """
+    import ctypes
+    import ctypes.util
+
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        libc.malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc: the figure may then read low for later models
+        pass
+
+
+def _status_kib(field: str) -> int | None:
+    """A memory figure of this process from /proc/self/status, in KiB (None where there is none)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith(f"{field}:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
 
 
 def _is_oom(exc: BaseException) -> bool:

@@ -9,6 +9,7 @@ Importing this module never imports torch.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 from importlib import metadata
@@ -33,6 +34,21 @@ def installed_version(package: str) -> str:
     another platform describes the same models.
     """
     return metadata.version(package).split("+")[0]
+
+
+def installed_build(package: str) -> str:
+    """A fingerprint of a package's installed files (its RECORD), without importing it.
+
+    Two builds of the same release, or a package changed in place, tell apart; a package
+    without a RECORD (installed by other means) is known by its version alone.
+    """
+    try:
+        record = metadata.distribution(package).read_text("RECORD")
+    except metadata.PackageNotFoundError:
+        return "absent"
+    if not record:
+        return installed_version(package)
+    return hashlib.sha256(record.encode("utf-8")).hexdigest()[:16]
 
 
 def read_json(path: Path) -> Any | None:

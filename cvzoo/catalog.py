@@ -144,6 +144,19 @@ class Catalog:
         """Up to three known names that look like ``name``, the closest first."""
         return difflib.get_close_matches(name.lower(), self.names(), n=3, cutoff=0.6)
 
+    def matching(self, patterns: Iterable[str] = (), task: Task | None = None) -> list[ModelEntry]:
+        """:meth:`select`, but patterns that match nothing are an error, like grep's.
+
+        Raises:
+            NoMatch: naming the patterns, with the closest names.
+        """
+        patterns = list(patterns)
+        entries = self.select(patterns, task)
+        if patterns and not entries:
+            near = sorted({m for p in patterns for m in self.close_names(p)})
+            raise NoMatch(patterns, f" among {task.value} models" if task else "", near)
+        return entries
+
     def select(self, patterns: Iterable[str] = (), task: Task | None = None) -> list[ModelEntry]:
         """Models matching any of ``patterns`` (globs or substrings, case-insensitive), in natural order."""
         patterns = [p.lower() for p in patterns]
@@ -157,11 +170,12 @@ class Catalog:
             chosen.append(entry)
         return chosen
 
-    def to_json(self) -> dict[str, Any]:
-        """The catalogue as a JSON document, as cached on disk."""
+    def to_json(self, build: str = "") -> dict[str, Any]:
+        """The catalogue as a JSON document, as cached on disk; ``build`` fingerprints torchvision."""
         return {
             "schema": SCHEMA,
             "torchvision": self.torchvision_version,
+            "build": build,
             "models": [
                 {"name": e.name, "task": e.task.value, "weights": [dataclasses.asdict(w) for w in e.weights]}
                 for e in self.models.values()
@@ -169,10 +183,14 @@ class Catalog:
         }
 
     @classmethod
-    def from_json(cls, data: Any, version: str) -> Catalog | None:
-        """The catalogue in ``data`` if it is whole and made for torchvision ``version``, else None."""
+    def from_json(cls, data: Any, version: str, build: str = "") -> Catalog | None:
+        """The catalogue in ``data`` if it is whole and made from this torchvision, else None.
+
+        ``version`` and ``build`` (see :func:`cvzoo.cache.installed_build`) must be those of the
+        installed torchvision; an empty catalogue, or one lacking a task, is not whole.
+        """
         try:
-            if data.get("schema") != SCHEMA or data.get("torchvision") != version:
+            if (data.get("schema"), data.get("torchvision"), data.get("build")) != (SCHEMA, version, build):
                 return None
             models = {}
             for m in data["models"]:
@@ -182,6 +200,8 @@ class Catalog:
                 models[m["name"]] = ModelEntry(name=m["name"], task=Task(m["task"]), weights=weights)
         except (KeyError, TypeError, AttributeError, ValueError):
             return None  # not a catalogue: rebuilt by the caller
+        if {entry.task for entry in models.values()} != set(Task):
+            return None  # empty, or cut short: every torchvision has models of every task
         return cls(torchvision_version=data["torchvision"], models=models)
 
 
@@ -269,11 +289,7 @@ def list_rows(
     """
     if limit is not None and limit < 0:
         raise UsageError(f"--limit must be 0 or more, not {limit}")
-    patterns = list(patterns)
-    entries = catalog.select(patterns, task)
-    if patterns and not entries:
-        near = sorted({m for p in patterns for m in catalog.close_names(p)})
-        raise NoMatch(patterns, f" among {task.value} models" if task else "", near)
+    entries = catalog.matching(patterns, task)
     pairs = [(entry, w) for entry in entries for w in (entry.weights if all_weights else (entry.default,))]
     present = [p for p in pairs if sort_value(sort, *p) is not None]
     missing = [p for p in pairs if sort_value(sort, *p) is None]
@@ -298,7 +314,9 @@ def cache_path(version: str | None = None) -> Path:
 def cached_catalog() -> Catalog | None:
     """The catalogue if the cache holds a good one for the installed torchvision, else None."""
     version = torchvision_version()
-    return Catalog.from_json(cache.read_json(cache_path(version)), version)
+    return Catalog.from_json(
+        cache.read_json(cache_path(version)), version, cache.installed_build("torchvision")
+    )
 
 
 def load_catalog(on_build: Callable[[], contextlib.AbstractContextManager[Any]] | None = None) -> Catalog:
@@ -312,8 +330,15 @@ def load_catalog(on_build: Callable[[], contextlib.AbstractContextManager[Any]] 
         return cached
     with on_build() if on_build else contextlib.nullcontext():
         catalog = build_catalog()
-    cache.write_json(cache_path(catalog.torchvision_version), catalog.to_json())
+    store(catalog)
     return catalog
+
+
+def store(catalog: Catalog) -> None:
+    """Keep ``catalog`` in the cache for the installed torchvision (a failure to write is ignored)."""
+    cache.write_json(
+        cache_path(catalog.torchvision_version), catalog.to_json(cache.installed_build("torchvision"))
+    )
 
 
 # --- building from torchvision -----------------------------------------------------------------

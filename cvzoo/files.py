@@ -18,7 +18,9 @@ from pathlib import Path
 def replacing(target: Path) -> Iterator[Path]:
     """A temporary path beside ``target``, renamed onto it when the block ends without error.
 
-    On an error the temporary file is removed and ``target`` is untouched.
+    On an error the temporary file is removed and ``target`` is untouched. The new file gets
+    the old one's permissions, or for a new file those the umask gives (``mkstemp`` alone would
+    leave it readable by its owner only).
 
     Raises:
         OSError: when the folder cannot be written in, or the rename fails.
@@ -28,10 +30,33 @@ def replacing(target: Path) -> Iterator[Path]:
     temporary = Path(name)
     try:
         yield temporary
+        os.chmod(temporary, _mode_for(target))
         os.replace(temporary, target)
     finally:
         with contextlib.suppress(OSError):  # gone already after a successful rename
             temporary.unlink()
+
+
+def _mode_for(target: Path) -> int:
+    """The permission bits ``target`` keeps, or a new file's under the current umask."""
+    try:
+        return target.stat().st_mode & 0o7777
+    except OSError:
+        return 0o666 & ~_umask()
+
+
+def _umask() -> int:
+    """The process's umask: from /proc where Linux shows it, else by setting and restoring it."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    umask = os.umask(0o022)  # elsewhere the only way to read it is to set it: put it straight back
+    os.umask(umask)
+    return umask
 
 
 def write_atomically(target: Path, text: str) -> None:

@@ -11,11 +11,11 @@ from __future__ import annotations
 import glob
 import io
 import sys
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from cvzoo.catalog import natural_key
 from cvzoo.errors import BadImage, UsageError
 
 if TYPE_CHECKING:
@@ -61,7 +61,9 @@ def gather(inputs: list[str], recursive: bool = False) -> list[ImageSource]:
         elif Path(item).exists():
             sources.append(ImageSource(name=item, path=Path(item)))
         elif glob.has_magic(item):
-            matches = sorted(Path(p) for p in glob.glob(item, recursive=recursive) if Path(p).is_file())
+            matches = sorted(
+                (Path(p) for p in glob.glob(item, recursive=recursive) if Path(p).is_file()), key=_natural
+            )
             if not matches:
                 raise UsageError(f"no file matches '{item}'")
             sources += [ImageSource(name=str(p), path=p) for p in matches]
@@ -74,7 +76,14 @@ def gather(inputs: list[str], recursive: bool = False) -> list[ImageSource]:
 
 def _images_in(folder: Path, recursive: bool) -> list[Path]:
     pattern = "**/*" if recursive else "*"
-    return sorted(p for p in folder.glob(pattern) if p.is_file() and p.suffix.lower() in EXTENSIONS)
+    return sorted(
+        (p for p in folder.glob(pattern) if p.is_file() and p.suffix.lower() in EXTENSIONS), key=_natural
+    )
+
+
+def _natural(path: Path) -> list[Any]:
+    """Paths in the order people number files: cat2.jpg before cat10.jpg (as ``cvzoo list`` orders names)."""
+    return natural_key(str(path))
 
 
 def read_bytes(source: ImageSource, timeout: float = 30) -> bytes:
@@ -103,24 +112,27 @@ def read_bytes(source: ImageSource, timeout: float = 30) -> bytes:
     return data
 
 
-def decode(data: bytes) -> Image.Image:
-    """An 8-bit RGB image as a viewer would show it, or BadImage saying why not."""
-    from PIL import Image, ImageOps, UnidentifiedImageError
+def decode(data: bytes, notes: list[str] | None = None) -> Image.Image:
+    """An 8-bit RGB image as a viewer would show it, or BadImage saying why not.
+
+    A damaged part that the picture does not need (corrupt EXIF data) is passed over: the image
+    is returned as stored, and ``notes`` gets a line saying what was ignored. PIL's warnings are
+    the caller's to silence (``infer`` does, once, for all its decoding threads).
+    """
+    from PIL import Image, UnidentifiedImageError
 
     if not data:
         raise BadImage("empty file")
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(data))
-            if image.width * image.height > MAX_PIXELS:
-                raise BadImage(
-                    f"{image.width}x{image.height} pixels is over the {MAX_PIXELS:,}-pixel limit"
-                    " (a decompression bomb?)"
-                )
-            image.seek(0)  # GIF, WebP, TIFF: the first frame
-            image.load()
-            return to_rgb(ImageOps.exif_transpose(image))
+        image = Image.open(io.BytesIO(data))
+        if image.width * image.height > MAX_PIXELS:
+            raise BadImage(
+                f"{image.width}x{image.height} pixels is over the {MAX_PIXELS:,}-pixel limit"
+                " (a decompression bomb?)"
+            )
+        image.seek(0)  # GIF, WebP, TIFF: the first frame
+        image.load()
+        return to_rgb(_upright(image, notes))
     except BadImage:
         raise
     except UnidentifiedImageError:
@@ -129,6 +141,18 @@ def decode(data: bytes) -> Image.Image:
         raise BadImage(f"refused as a decompression bomb: {exc}") from None
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
         raise BadImage(f"corrupt or truncated image: {exc}") from None
+
+
+def _upright(image: Image.Image, notes: list[str] | None) -> Image.Image:
+    """The image turned as its EXIF orientation says; as stored if the EXIF data is damaged."""
+    from PIL import ImageOps
+
+    try:
+        return ImageOps.exif_transpose(image)
+    except Exception:  # damaged EXIF: PIL raises a variety of errors parsing it
+        if notes is not None:
+            notes.append("damaged EXIF data: orientation not applied")
+        return image
 
 
 def to_rgb(image: Image.Image) -> Image.Image:

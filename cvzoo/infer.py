@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from cvzoo.catalog import Task
-from cvzoo.errors import BadImage, UsageError
+from cvzoo.errors import BadImage, UsageError, first_line
 from cvzoo.images import ImageSource, decode, read_bytes
 from cvzoo.registry import BuiltModel, WeightsKind
 from cvzoo.runtime import Precision, check_precision, choose_device, prepare
@@ -31,7 +31,7 @@ class Prediction:
 
     index: int  # the class index in the model's output
     label: str  # the weights' category name
-    probability: float  # softmax over all classes
+    probability: float  # softmax over all classes, to 6 decimals (float32 carries no more)
 
 
 @dataclass(frozen=True)
@@ -41,6 +41,7 @@ class ImageResult:
     image: str
     predictions: list[Prediction] | None = None
     error: str | None = None
+    warning: str | None = None  # something ignored on the way (damaged EXIF data)
 
 
 def check_task(built: BuiltModel, precision: Precision = Precision.fp32) -> None:
@@ -100,48 +101,48 @@ def predict(
     results: dict[int, ImageResult] = {}
     labels: list[str] | None = None
     done = 0
-    for batch in _batches(_decoded(sources, transform), batch_size):
-        good = [(i, t) for i, t, _ in batch if t is not None]
-        for i, _, error in batch:
-            if error is not None:
-                results[i] = ImageResult(image=sources[i].name, error=error)
-        if good:
-            x = ready.layout(torch.stack([t for _, t in good]).to(ready.device))
-            with torch.inference_mode(), ready.autocast(), warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # torch's deprecation notices are not the user's concern
-                logits = ready.model(x)
-            probabilities = torch.softmax(logits.float(), dim=1).cpu()
-            labels = labels or categories(built, probabilities.shape[1])
-            k = min(top_k, probabilities.shape[1])
-            values, indices = probabilities.topk(k, dim=1)
-            for (i, _), vals, idxs in zip(good, values.tolist(), indices.tolist(), strict=True):
-                predictions = [Prediction(j, labels[j], p) for p, j in zip(vals, idxs, strict=True)]
-                results[i] = ImageResult(image=sources[i].name, predictions=predictions)
-        done += len(batch)
-        if on_image:
-            on_image(done)
+    with warnings.catch_warnings():  # one filter for this thread and the decoding threads alike
+        warnings.simplefilter("ignore")  # PIL's and torch's notices are not the user's concern
+        for batch in _batches(_decoded(sources, transform), batch_size):
+            good = [(i, t, note) for i, t, _, note in batch if t is not None]
+            for i, _, error, _ in batch:
+                if error is not None:
+                    results[i] = ImageResult(image=sources[i].name, error=error)
+            if good:
+                x = ready.layout(torch.stack([t for _, t, _ in good]).to(ready.device))
+                with torch.inference_mode(), ready.autocast():
+                    logits = ready.model(x)
+                probabilities = torch.softmax(logits.float(), dim=1).cpu()
+                labels = labels or categories(built, probabilities.shape[1])
+                values, indices = probabilities.topk(min(top_k, probabilities.shape[1]), dim=1)
+                for (i, _, note), vals, idxs in zip(good, values.tolist(), indices.tolist(), strict=True):
+                    top = [Prediction(j, labels[j], round(p, 6)) for p, j in zip(vals, idxs, strict=True)]
+                    results[i] = ImageResult(image=sources[i].name, predictions=top, warning=note)
+            done += len(batch)
+            if on_image:
+                on_image(done)
     return [results[i] for i in range(len(sources))]
 
 
-Decoded = tuple[int, Any, "str | None"]  # (index, tensor or None, error or None)
+Decoded = tuple[int, Any, "str | None", "str | None"]  # (index, tensor or None, error, warning)
 
 
 def _decoded(sources: Sequence[ImageSource], transform: Any) -> Iterator[Decoded]:
-    """(index, tensor or None, error or None) for each source, decoded ahead in two threads."""
+    """(index, tensor or None, error, warning) for each source, decoded ahead in two threads."""
 
     def load(i: int) -> Decoded:
+        notes: list[str] = []
         try:
-            return i, transform(decode(read_bytes(sources[i]))), None
+            tensor = transform(decode(read_bytes(sources[i]), notes))
+            return i, tensor, None, "; ".join(notes) or None
         except BadImage as exc:
-            return i, None, str(exc)
+            return i, None, str(exc), None
         except Exception as exc:  # a transform failing on an odd image must not stop the others
-            return i, None, f"cannot preprocess: {exc}"
+            return i, None, f"cannot preprocess: {first_line(exc)}", None
 
     ahead = 32  # decoded images waiting at most: bounded memory for any number of inputs
     with concurrent.futures.ThreadPoolExecutor(max_workers=2, thread_name_prefix="cvzoo-decode") as pool:
-        pending: collections.deque[concurrent.futures.Future[tuple[int, Any, str | None]]] = (
-            collections.deque()
-        )
+        pending: collections.deque[concurrent.futures.Future[Decoded]] = collections.deque()
         for i in range(len(sources)):
             pending.append(pool.submit(load, i))
             if len(pending) >= ahead:

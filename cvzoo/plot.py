@@ -40,6 +40,7 @@ class PlotPoint:
     y: float
     milestone: bool  # one of the course's milestone models
     pareto: bool  # no other model is both cheaper and more accurate
+    input_size: int | None = None  # the side of the input its cost is counted at
 
 
 def plot_points(
@@ -49,22 +50,34 @@ def plot_points(
     x: XAxis = XAxis.gmacs,
     y: YAxis = YAxis.acc1,
 ) -> list[PlotPoint]:
-    """The models to plot, cheapest first; those without the metric are left out."""
+    """The models to plot, cheapest first; those without the metric are left out.
+
+    Raises:
+        NoMatch: for patterns that match no model of ``task``.
+        CvzooError: when none of the models publishes the metric.
+    """
+    patterns = list(patterns)
+    entries = catalog.matching(patterns, task)
     raw = []
-    for entry in catalog.select(patterns, task):
+    for entry in entries:
         w = entry.default
         accuracy = w.acc1 if y is YAxis.acc1 else w.acc5
         cost = {XAxis.gmacs: w.gmacs, XAxis.params: w.params / 1e6, XAxis.size: w.file_size_mib}[x]
         if accuracy is None or cost <= 0:
             continue
         card = family_card(entry.name)
-        raw.append((entry.name, cost, accuracy, bool(card and card.milestone)))
+        side = w.input_size[0] if w.input_size else None
+        raw.append((entry.name, cost, accuracy, bool(card and card.milestone), side))
     if not raw:
-        raise CvzooError(f"no {task.value} model matching the patterns has a published {y.value} to plot")
+        which = " matching " + " ".join(repr(p) for p in patterns) if patterns else ""
+        raise CvzooError(
+            f"none of the {len(entries)} {task.value} models{which} publishes {y.value}; "
+            "plot classification, quantized or video models"
+        )
     raw.sort(key=lambda p: (p[1], -p[2]))
     points, best = [], float("-inf")
-    for name, cost, accuracy, milestone in raw:
+    for name, cost, accuracy, milestone, side in raw:
         on_front = accuracy > best
         best = max(best, accuracy)
-        points.append(PlotPoint(name, cost, accuracy, milestone, on_front))
+        points.append(PlotPoint(name, cost, accuracy, milestone, on_front, side))
     return points

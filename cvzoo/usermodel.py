@@ -30,22 +30,27 @@ def is_user_model(name: str) -> bool:
 
 
 def parse_kwargs(pairs: list[str]) -> dict[str, Any]:
-    """``["depth=4", "act='gelu'", "name=tiny"]`` -> keyword arguments.
+    """``["depth=4", "act='gelu'", "sizes=[1, 2]"]`` -> keyword arguments.
 
-    Values are read as Python literals, else kept as strings.
+    Values are Python literals (numbers, quoted strings, True/False/None, lists, tuples, dicts),
+    so that ``depth=4`` is an int and ``act='gelu'`` a string, never one mistaken for the other.
 
     Raises:
-        UsageError: for a pair that is not ``key=value``.
+        UsageError: for a pair that is not ``key=value``, or a value that is not a literal.
     """
     kwargs: dict[str, Any] = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
-        if not sep or not key.strip().isidentifier():
+        key = key.strip()
+        if not sep or not key.isidentifier():
             raise UsageError(f"bad --kwarg '{pair}'; write key=value, e.g. --kwarg num_classes=10")
         try:
-            kwargs[key.strip()] = ast.literal_eval(value)
-        except (ValueError, SyntaxError):
-            kwargs[key.strip()] = value
+            kwargs[key] = ast.literal_eval(value.strip())
+        except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+            raise UsageError(
+                f"--kwarg {key}: {value!r} is not a Python literal; quote a string"
+                f" (--kwarg \"{key}='{value.strip()}'\") or give a number, True, False, None or a list"
+            ) from None
     return kwargs
 
 

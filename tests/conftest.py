@@ -11,7 +11,6 @@ import pytest
 from PIL import Image
 from typer.testing import CliRunner
 
-from cvzoo import cache
 from cvzoo import catalog as catalog_mod
 from cvzoo.cli import app
 
@@ -102,9 +101,8 @@ def zoo(session_cache) -> catalog_mod.Catalog:
 @pytest.fixture
 def warm_cache(zoo, session_cache) -> catalog_mod.Catalog:
     """Make sure the cache holds the catalogue, as after a user's first command."""
-    path = catalog_mod.cache_path()
     if catalog_mod.cached_catalog() is None:
-        cache.write_json(path, zoo.to_json())
+        catalog_mod.store(zoo)
     return zoo
 
 

@@ -143,7 +143,7 @@ def test_cold_cache_builds_and_writes_atomically(zoo, tmp_path, monkeypatch):
 
 def test_warm_cache_does_not_rebuild(zoo, tmp_path, monkeypatch):
     monkeypatch.setenv("CVZOO_CACHE_DIR", str(tmp_path))
-    cache.write_json(catalog.cache_path(), zoo.to_json())
+    catalog.store(zoo)
     monkeypatch.setattr(catalog, "build_catalog", lambda: pytest.fail("rebuilt a warm cache"))
     loaded = catalog.load_catalog()
     assert loaded == zoo
@@ -157,16 +157,38 @@ def test_warm_cache_does_not_rebuild(zoo, tmp_path, monkeypatch):
         lambda text: json.dumps({**json.loads(text), "schema": -1}),  # an older layout
         lambda text: json.dumps({**json.loads(text), "torchvision": "0.0.1"}),  # another torchvision
         lambda text: json.dumps({**json.loads(text), "models": [{"name": "x"}]}),  # wrong shape
+        lambda text: json.dumps({**json.loads(text), "models": []}),  # parses, but empty
+        lambda text: json.dumps({**json.loads(text), "models": json.loads(text)["models"][:40]}),  # cut short
+        lambda text: json.dumps({**json.loads(text), "build": "another-build"}),  # same release, other files
+        lambda text: json.dumps(  # a model with two DEFAULT sets
+            {**json.loads(text), "models": [_two_defaults(m) for m in json.loads(text)["models"]]}
+        ),
     ],
-    ids=["truncated", "garbage", "old-schema", "stale-version", "wrong-shape"],
+    ids=[
+        "truncated",
+        "garbage",
+        "old-schema",
+        "stale-version",
+        "wrong-shape",
+        "empty",
+        "cut-short",
+        "other-build",
+        "two-defaults",
+    ],
 )
-def test_corrupt_or_stale_cache_is_rebuilt_silently(zoo, tmp_path, monkeypatch, damage):
+def test_corrupt_stale_or_inconsistent_cache_is_rebuilt_silently(zoo, tmp_path, monkeypatch, damage):
     monkeypatch.setenv("CVZOO_CACHE_DIR", str(tmp_path))
+    catalog.store(zoo)
     path = catalog.cache_path()
-    path.write_text(damage(json.dumps(zoo.to_json())))
+    path.write_text(damage(path.read_text()))
     monkeypatch.setattr(catalog, "build_catalog", lambda: zoo)
     assert catalog.load_catalog() == zoo
     assert catalog.cached_catalog() == zoo  # and the good one replaced it
+
+
+def _two_defaults(model: dict) -> dict:
+    weights = [{**w, "is_default": True} for w in model["weights"]]
+    return {**model, "weights": weights + weights if len(weights) == 1 else weights}
 
 
 def test_unwritable_cache_directory_still_answers(zoo, tmp_path, monkeypatch):
@@ -188,5 +210,5 @@ def test_local_version_labels_do_not_invalidate_the_cache(zoo, tmp_path, monkeyp
     monkeypatch.setenv("CVZOO_CACHE_DIR", str(tmp_path))
     real = cache.metadata.version
     monkeypatch.setattr(cache.metadata, "version", lambda name: real(name) + "+cpu")
-    cache.write_json(catalog.cache_path(), zoo.to_json())
+    catalog.store(zoo)
     assert catalog.cached_catalog() == zoo

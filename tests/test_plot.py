@@ -44,7 +44,7 @@ def test_plot_axes(zoo):
     assert by_params["resnet50"].x == pytest.approx(25.557032) and by_params["resnet50"].y == 95.434
     video = plot.plot_points(zoo, task=Task.video)
     assert {p.name for p in video} == {e.name for e in zoo.select(task=Task.video)}
-    with pytest.raises(CvzooError, match="no detection model"):
+    with pytest.raises(CvzooError, match="none of the 12 detection models publishes acc1"):
         plot.plot_points(zoo, task=Task.detection)
 
 
@@ -74,7 +74,7 @@ def test_a_failed_plot_leaves_the_existing_file_whole(zoo, tmp_path, monkeypatch
 
     monkeypatch.setattr(Figure, "savefig", explode)
     with pytest.raises(CvzooError, match="cannot write .*disk full"):
-        write_plot(plot.plot_points(zoo), out, plot.XAxis.gmacs, plot.YAxis.acc1, "t")
+        write_plot(plot.plot_points(zoo), out, plot.XAxis.gmacs, plot.YAxis.acc1, Task.classification)
     assert out.read_bytes() == b"the user's picture"
     assert os.listdir(tmp_path) == ["zoo.png"]
 
@@ -82,7 +82,9 @@ def test_a_failed_plot_leaves_the_existing_file_whole(zoo, tmp_path, monkeypatch
 def test_plot_without_matplotlib_says_how_to_install(zoo, tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "matplotlib", None)
     with pytest.raises(CvzooError, match=r"pip install 'cvzoo\[plot\]'"):
-        write_plot(plot.plot_points(zoo), tmp_path / "z.png", plot.XAxis.gmacs, plot.YAxis.acc1, "t")
+        write_plot(
+            plot.plot_points(zoo), tmp_path / "z.png", plot.XAxis.gmacs, plot.YAxis.acc1, Task.classification
+        )
 
 
 @pytest.mark.parametrize("out", ["zoo.txt", "missing-dir/zoo.png", "."])

@@ -103,15 +103,24 @@ def test_user_model_lookup_errors(model_file, tmp_path):
 
 
 def test_parse_kwargs():
-    assert parse_kwargs(["a=1", "b=[1, 2]", "c=gelu", "d='x'", "e=True"]) == {
+    assert parse_kwargs(["a=1", "b=[1, 2]", "c=None", "d='x'", "e=True", "f= 2.5"]) == {
         "a": 1,
         "b": [1, 2],
-        "c": "gelu",
+        "c": None,
         "d": "x",
         "e": True,
+        "f": 2.5,
     }
     with pytest.raises(UsageError, match="key=value"):
         parse_kwargs(["oops"])
+
+
+@pytest.mark.parametrize("value", ["gelu", "nn.ReLU()", "[1, 2", "__import__('os')", "1 +"])
+def test_a_kwarg_that_is_not_a_literal_is_a_usage_error_naming_key_and_value(value):
+    with pytest.raises(UsageError) as info:
+        parse_kwargs([f"act={value}"])
+    message = str(info.value)
+    assert message.startswith("--kwarg act: ") and repr(value) in message and "quote a string" in message
 
 
 def test_flops_of_a_stack_counted_by_hand(tmp_path):

@@ -53,6 +53,12 @@ def infer(
     with progress.step_bar(err, "images", len(sources), minimum=8) as on_image:
         results = inference.predict(built, loaded, sources, top_k, batch_size, precision, target, on_image)
     emit(results, fmt, PREDICTIONS)
+    warned = [r for r in results if r.warning]
+    if warned:  # one line, however many images: the JSON carries each image's own
+        names = ", ".join(r.image for r in warned[:3]) + (
+            f" and {len(warned) - 3} more" if len(warned) > 3 else ""
+        )
+        say("warning", f"{warned[0].warning}: {names}", style="yellow")
     failed = [r for r in results if r.error]
     if failed:
         for r in failed:

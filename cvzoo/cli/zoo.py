@@ -64,7 +64,9 @@ def plot(
     y: Annotated[YAxis, typer.Option("--y", help="Accuracy on the y axis.")] = YAxis.acc1,
     task: Annotated[
         Task,
-        typer.Option("--task", "-t", help="Which models: classification, or video (they publish accuracy)."),
+        typer.Option(
+            "--task", "-t", help="Which models: classification, quantized or video (they publish accuracy)."
+        ),
     ] = Task.classification,
 ) -> None:
     """Published accuracy against cost, the Pareto front drawn and the milestones marked."""
@@ -72,6 +74,5 @@ def plot(
     from cvzoo.render.chart import write_plot
 
     points = plot_points(load_catalog(), patterns or (), task, x, y)
-    title = f"torchvision {task.value} models: {y.value} against {x.value} (DEFAULT weights)"
-    write_plot(points, out, x, y, title)
+    write_plot(points, out, x, y, task)
     say("", f"wrote {out} ({len(points)} models, {sum(p.pareto for p in points)} on the Pareto front)")

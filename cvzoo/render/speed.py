@@ -36,8 +36,10 @@ def bench_table(rows: Sequence[BenchRow], width: int | None = None) -> Table:
         flags += ["channels_last"] if first.channels_last else []
         flags += ["torch.compile"] if first.compiled else []
         kinds = {r.memory_kind for r in rows if r.memory_kind}
-        caption = " · ".join(flags) + (f" · peak mem = {', '.join(sorted(kinds))}" if kinds else "")
-    return records_table(rows, BENCH_COLUMNS, caption)
+        caption = " · ".join(flags) + (f"\npeak mem: {', '.join(sorted(kinds))}" if kinds else "")
+        if any(r.latency_ms and r.latency_ms.p99 is None for r in rows):
+            caption += "\np99 needs --iters 100 or more"
+    return records_table(rows, non_empty(rows, BENCH_COLUMNS), caption)
 
 
 def bench_csv(rows: Sequence[BenchRow]) -> str:
