@@ -10,7 +10,6 @@ import sys
 import time
 from importlib import metadata
 
-
 # The CPU features that decide how fast a model runs here: bf16 is native with these, emulated without.
 FLAGS_THAT_MATTER = ("avx2", "avx512f", "avx512_bf16", "avx512_vnni", "amx_bf16", "amx_tile")
 
