@@ -58,6 +58,7 @@ class SummaryLayer(TreeRow):
     output_shape: Any
     params: int
     macs: int
+    note: str | None = None  # why there is no output shape, or what the row is (a parameter)
 
 
 @dataclass(frozen=True)
@@ -85,7 +86,7 @@ class Summary:
 def summary(result: ModelStats, depth: int = 2, fold: bool = True) -> Summary:
     """``result`` as ``summary`` shows it: rows down to ``depth``, identical runs folded."""
     layers = [
-        SummaryLayer(r.name, r.type, r.depth, r.count, r.output_shape, r.params, r.macs)
+        SummaryLayer(r.name, r.type, r.depth, r.count, r.output_shape, r.params, r.macs, r.note)
         for r in _rows(result, depth, fold)
     ]
     return Summary(

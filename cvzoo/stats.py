@@ -41,6 +41,11 @@ class LayerRow:
     count: int = 1  # how many identical siblings this row stands for
     config: str = ""  # the module's own settings (its extra_repr), e.g. "3, 64, kernel_size=(7, 7)"
     children: list[LayerRow] = field(default_factory=list, repr=False)
+    note: str | None = None  # why a row has no output shape, or what it is (a parameter)
+
+
+PARAMETER = "Parameter"  # the type of a row standing for a parameter a module holds itself
+NOT_RUN = "not run in eval mode"  # the note of a module the forward pass never called
 
 
 @dataclass
@@ -192,7 +197,7 @@ def _run_once(
 
 def _recorder(path: str, leaf: bool, shapes: dict[str, Any], activation: list[int]) -> Any:
     def hook(module: nn.Module, args: Any, output: Any) -> None:
-        shapes.setdefault(path, _shape_of(output))
+        shapes.setdefault(path, _shape_of(output) if _has_tensor(output) else _Returns(output))
         if leaf:
             activation[0] += _bytes_of(output)
 
@@ -223,21 +228,74 @@ def _bytes_of(output: Any) -> int:
     return 0
 
 
+class _Returns:
+    """What a module returned that holds no tensor (detection's ImageList), for its row's note."""
+
+    def __init__(self, output: Any) -> None:
+        kinds = output if isinstance(output, (list, tuple)) else [output]
+        self.names = [type(k).__name__ for k in kinds if k is not None] or ["None"]
+
+    def note(self) -> str:
+        return f"returns {', '.join(self.names)}, not tensors"
+
+
+def _has_tensor(output: Any) -> bool:
+    import torch
+
+    if isinstance(output, torch.Tensor):
+        return True
+    if isinstance(output, dict):
+        return any(_has_tensor(v) for v in output.values())
+    if isinstance(output, (list, tuple)):
+        return any(_has_tensor(v) for v in output)
+    return False
+
+
+def _own_parameters(path: str, module: nn.Module, depth: int) -> list[LayerRow]:
+    """Rows for the parameters a module holds beside its children (ViT's ``class_token``).
+
+    Without them a parent's count would be more than its children's; a leaf module's own
+    parameters are the leaf itself and get no rows.
+    """
+    if next(module.children(), None) is None:
+        return []
+    return [
+        LayerRow(
+            name=f"{path}.{name}" if path else name,
+            type=PARAMETER,
+            depth=depth + 1,
+            output_shape=list(p.shape),
+            params=p.numel(),
+            macs=0,
+            note="a parameter the module holds itself: its shape, not an output",
+        )
+        for name, p in module.named_parameters(recurse=False)
+    ]
+
+
 def _tree(
     model: nn.Module, modules: dict[str, nn.Module], shapes: dict[str, Any], macs: dict[str, int]
 ) -> LayerRow:
+    """The module tree with each module's numbers, its own parameters as rows of their own."""
     rows: dict[str, LayerRow] = {}
+    counted = bool(shapes)  # after a forward pass (not when only parameters are counted)
     for path, module in modules.items():
         depth = 0 if not path else path.count(".") + 1
+        shape = shapes.get(path)
+        note = shape.note() if isinstance(shape, _Returns) else None
+        if counted and shape is None:
+            note = NOT_RUN
         rows[path] = LayerRow(
             name=path,
             type=type(module).__name__,
             depth=depth,
-            output_shape=shapes.get(path),
+            output_shape=None if isinstance(shape, _Returns) else shape,
             params=sum(p.numel() for p in module.parameters()),
             macs=macs[path],
             config=module.extra_repr(),
+            note=note,
         )
+        rows[path].children.extend(_own_parameters(path, module, depth))
         if path:
             parent = path.rsplit(".", 1)[0] if "." in path else ""
             rows[parent].children.append(rows[path])

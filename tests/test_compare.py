@@ -22,15 +22,22 @@ def test_compare_json(warm_cache):
 
 def test_compare_table_marks_the_best(warm_cache):
     from cvzoo.compare import compare_rows
+    from cvzoo.render import Surface
     from cvzoo.render.speed import compare_table
 
-    table = compare_table(compare_rows(warm_cache, ["resnet50", "efficientnet_b0"]))
-    cells = {column.header: column._cells for column in table.columns}
-    bold = {header: [c.style == "bold green" for c in column] for header, column in cells.items()}
-    assert bold["Params"] == [False, True]  # efficientnet_b0 is smaller
-    assert bold["Acc@1"] == [True, False]  # resnet50 (V2 weights) is more accurate
-    assert bold["GMACs"] == [False, True]
-    assert not any(bold["Model"])
+    rows = compare_rows(warm_cache, ["resnet50", "efficientnet_b0"])
+    for color in (True, False):
+        table = compare_table(rows, Surface(width=None, color=color)).body
+        cells = {column.header: column._cells for column in table.columns}
+        bold = {header: [c.style == "bold green" for c in column] for header, column in cells.items()}
+        assert bold["Params"] == [False, True]  # efficientnet_b0 is smaller
+        assert bold["Acc@1"] == [True, False]  # resnet50 (V2 weights) is more accurate
+        assert bold["GMACs"] == [False, True]
+        assert not any(bold["Model"])
+        # without colour the best is marked in the text itself, and the caption says how
+        starred = [c.plain.endswith("*") for c in cells["Params"]]
+        assert starred == ([False, False] if color else [False, True])
+        assert table.caption == ("best of each column in bold green" if color else "* best of each column")
 
 
 def test_compare_with_bench(warm_cache):

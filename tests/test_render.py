@@ -106,9 +106,38 @@ def test_columns_are_dropped_in_their_order_until_the_table_fits():
         Column("z", lambda r: r["z"], drop=2),
     ]
     widths = [8 + 2 + 5 + 2 + 1 + 2 + 8, 8 + 2 + 5 + 2 + 8, 8 + 2 + 5, 8]
-    kept = [[c.header for c in fit_columns(rows, columns, w)] for w in widths]
+    kept = [[c.header for c in fit_columns(rows, columns, w).columns] for w in widths]
     assert kept == [["n", "x", "y", "z"], ["n", "x", "z"], ["n", "x"], ["n"]]
-    assert [c.header for c in fit_columns(rows, columns, 1)] == ["n"]  # 'n' never goes
+    assert [c.header for c in fit_columns(rows, columns, 1).columns] == ["n"]  # 'n' never goes
+    assert fit_columns(rows, columns, widths[2]).hidden == ["y", "z"]  # in the table's order
+    assert fit_columns(rows, columns, None).hidden == []  # no width: a pipe gets every column
+
+
+def test_compact_forms_come_before_hiding_and_a_hidden_column_comes_back_if_it_fits():
+    rows = [{"name": "resnet50", "params": 25_557_032, "note": "abcdefghij"}]
+    columns = [
+        Column("name", lambda r: r["name"], "left"),
+        Column("params", lambda r: f"{r['params']:,}", compact=lambda r: "25.6M", compact_header="P"),
+        Column("note", lambda r: r["note"], "left", drop=1),
+    ]
+    full = 8 + 2 + 10 + 2 + 10
+    assert [c.header for c in fit_columns(rows, columns, full).columns] == ["name", "params", "note"]
+    squeezed = fit_columns(rows, columns, full - 1)  # the compact number makes room for the note
+    assert [c.header for c in squeezed.columns] == ["name", "P", "note"] and squeezed.compacted == ["params"]
+    assert [c.cell(rows[0]) for c in squeezed.columns] == ["resnet50", "25.6M", "abcdefghij"]
+    tight = fit_columns(rows, columns, 8 + 2 + 5)
+    assert tight.hidden == ["note"] and "note hidden to fit 15 columns" in tight.note(15)
+
+
+def test_a_column_that_wraps_between_pieces_takes_only_the_room_left():
+    rows = [{"name": "fasterrcnn_mobilenet_v3_large_fpn", "metric": "box_map 37.9, mask_map 34.6"}]
+    columns = [
+        Column("name", lambda r: r["name"], "left", wrap=True),
+        Column("m", lambda r: r["metric"], wrap=True, breaks=", "),
+    ]
+    fit = fit_columns(rows, columns, 50)
+    assert fit.hidden == [] and fit.columns[1].max_width == 50 - 2 - 33  # the name keeps its width
+    assert fit_columns(rows, columns, 80).columns[1].max_width is None  # room for both: no limit
 
 
 def test_best_of_each_column_is_marked_and_text_stays_literal():

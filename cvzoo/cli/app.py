@@ -13,13 +13,13 @@ from enum import Enum
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
+from rich.console import Console, Group
 from rich.text import Text
 from typer.core import TyperGroup
 
 from cvzoo import __version__, catalog
 from cvzoo.errors import CvzooError
-from cvzoo.render import View, output
+from cvzoo.render import Surface, View, output
 
 out = Console(soft_wrap=False)
 err = Console(stderr=True)
@@ -79,14 +79,34 @@ def _main(
     state.debug = debug or bool(os.environ.get("CVZOO_DEBUG"))
 
 
+UNLIMITED = 1_000_000  # columns: what a pipe or a file takes
+
+
+def surface() -> Surface:
+    """Where stdout goes: a terminal's width, ``$COLUMNS`` if set, else no limit (a pipe, a file)."""
+    if out.is_terminal:
+        width: int | None = out.width
+    else:
+        columns = os.environ.get("COLUMNS", "")
+        width = int(columns) if columns.isdigit() and int(columns) > 0 else None
+    return Surface(width=width, color=out.color_system is not None)
+
+
 def emit(result: Any, fmt: Enum, view: View[Any]) -> None:
-    """Write ``result`` to stdout in format ``fmt``."""
-    shown = output(result, fmt, view, width=out.width)
+    """Write ``result`` to stdout in format ``fmt``; a table's notes go to stderr."""
+    where = surface()
+    shown = output(result, fmt, view, where)
     if isinstance(shown, str):
         sys.stdout.write(shown)
         sys.stdout.flush()
-    else:
-        out.print(shown)
+        return
+    out.width = where.width or UNLIMITED  # rich would otherwise cap a pipe at 80 columns
+    parts = shown.body.renderables if isinstance(shown.body, Group) else [shown.body]
+    for part in parts:  # a line marked never to break (a URL) is neither wrapped nor cropped
+        whole = isinstance(part, Text) and part.overflow == "ignore"
+        out.print(part, soft_wrap=whole, crop=not whole)
+    for note in shown.notes:
+        say("note", note, style="dim")
 
 
 def load_catalog() -> catalog.Catalog:

@@ -18,7 +18,7 @@ back.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, Generic, TypeVar
 
@@ -54,17 +54,36 @@ class TableJson(str, Enum):
 
 
 @dataclass(frozen=True)
+class Surface:
+    """Where a table is shown: how wide it may be, and whether colour shows.
+
+    ``width`` None means no limit: output piped or redirected is never cut to a terminal's width.
+    """
+
+    width: int | None = None
+    color: bool = False
+
+
+@dataclass(frozen=True)
+class Display:
+    """A table for stdout, and notes about it (what was hidden, caveats) for stderr."""
+
+    body: RenderableType
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
 class View(Generic[R]):
     """How one kind of result is shown in each format its command offers."""
 
-    table: Callable[[R, int | None], RenderableType]  # (result, terminal width or None)
+    table: Callable[[R, Surface], Display]
     csv: Callable[[R], str] | None = None
     markdown: Callable[[R], str] | None = None
     json: Callable[[R], Any] | None = None  # the JSON data, if not the result's own fields
 
 
-def output(result: R, fmt: Enum, view: View[R], width: int | None = None) -> RenderableType | str:
-    """``result`` in format ``fmt``: a rich renderable for tables, text for everything else."""
+def output(result: R, fmt: Enum, view: View[R], surface: Surface | None = None) -> Display | str:
+    """``result`` in format ``fmt``: a :class:`Display` for tables, text for everything else."""
     kind = fmt.value
     if kind == "json":
         return to_json(view.json(result) if view.json else result)
@@ -73,5 +92,5 @@ def output(result: R, fmt: Enum, view: View[R], width: int | None = None) -> Ren
     if kind == "markdown" and view.markdown:
         return view.markdown(result)
     if kind == "table":
-        return view.table(result, width)
+        return view.table(result, surface or Surface())
     raise ValueError(f"the view offers no {kind} output")  # a format enum naming more than its view

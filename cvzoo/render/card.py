@@ -8,9 +8,9 @@ from rich.console import Group, RenderableType
 from rich.text import Text
 
 from cvzoo.cards import ModelInfo
-from cvzoo.render import View
+from cvzoo.render import Display, Surface, View
 from cvzoo.render.numbers import fixed, human_count, human_float, human_size, metric_text
-from cvzoo.render.tables import Column, facts_table, non_empty, records_table
+from cvzoo.render.tables import Column, facts_table, fit_columns, non_empty, records_table
 
 
 def transforms_text(t: dict[str, Any]) -> str:
@@ -28,12 +28,12 @@ def transforms_text(t: dict[str, Any]) -> str:
 WEIGHT_SET_COLUMNS = [
     Column("Weights", lambda w: w.name + (" *" if w.is_default else ""), "left"),
     Column("Acc@1", lambda w: fixed(w.acc1, 2)),
-    Column("Acc@5", lambda w: fixed(w.acc5, 2)),
-    Column("Metric", lambda w: metric_text(w.metrics), "left"),
+    Column("Acc@5", lambda w: fixed(w.acc5, 2), drop=4),
+    Column("Metric", lambda w: metric_text(w.metrics), "left", wrap=True, breaks=", "),
     Column("GMACs", lambda w: human_float(w.gmacs)),
-    Column("MiB", lambda w: fixed(w.file_size_mib, 1)),
-    Column("Input", lambda w: human_size(w.input_size)),
-    Column("Preprocessing", lambda w: transforms_text(w.transforms), "left", wrap=True),
+    Column("MiB", lambda w: fixed(w.file_size_mib, 1), drop=3),
+    Column("Input", lambda w: human_size(w.input_size), drop=2),
+    Column("Preprocessing", lambda w: transforms_text(w.transforms), "left", wrap=True, breaks=" ", drop=1),
 ]
 
 
@@ -45,38 +45,49 @@ def _heading(info: ModelInfo) -> Text:
     return heading
 
 
-def _notes(info: ModelInfo) -> list[str]:
-    notes = []
+def _unbroken(text: str) -> Text:
+    """A line that is never wrapped or cut, so that a URL in it stays whole and clickable."""
+    return Text(text, style="dim", no_wrap=True, overflow="ignore")
+
+
+def _notes(info: ModelInfo) -> list[Text]:
+    """Normalisation, then each weight set's training recipe (a URL) and licence, a line each."""
+    lines = [Text("* DEFAULT", style="dim")]
     normalizations = {
         (tuple(w.transforms.get("mean", ())), tuple(w.transforms.get("std", ()))) for w in info.weights
     }
-    for mean, std in normalizations:
+    for mean, std in sorted(normalizations):
         if mean:
-            notes.append(f"normalize: mean {list(mean)}, std {list(std)}")
+            lines.append(Text(f"normalize: mean {list(mean)}, std {list(std)}", style="dim"))
     for w in info.weights:
-        line = f"{w.name}: recipe {w.recipe}"
+        lines.append(_unbroken(f"{w.name} recipe: {w.recipe}"))
         if w.license:
-            line += f"; license {w.license}"
-        notes.append(line)
-    return notes
+            lines.append(_unbroken(f"{w.name} license: {w.license}"))
+    return lines
 
 
-def info_table(info: ModelInfo, width: int | None = None) -> RenderableType:
+def info_table(info: ModelInfo, surface: Surface | None = None) -> Display:
     """``cvzoo info``: the card, then every weight set with its metrics and preprocessing."""
+    width = surface.width if surface else None
     parts: list[RenderableType] = [_heading(info)]
     if info.idea:
         parts += [Text(""), Text(info.idea)]
     facts = []
     if info.paper:
         p = info.paper
-        facts.append(("Paper", f"{p.title}. {p.authors}, {p.year}. {p.arxiv}"))
+        facts.append(("Paper", f"{p.title}. {p.authors}, {p.year}."))
     facts += [
         ("Size", f"{human_count(info.params)} params, {human_float(info.gmacs)} GMACs (DEFAULT weights)"),
         ("Categories", str(info.num_categories) if info.num_categories else "-"),
     ]
-    sets = records_table(info.weights, non_empty(info.weights, WEIGHT_SET_COLUMNS), caption_justify="center")
-    parts += [Text(""), facts_table(facts), Text(""), sets, Text("* DEFAULT", style="dim")]
-    return Group(*parts, *(Text(n, style="dim") for n in _notes(info)))
+    fit = fit_columns(info.weights, non_empty(info.weights, WEIGHT_SET_COLUMNS), width)
+    sets = records_table(info.weights, fit.columns, caption_justify="center")
+    parts += [Text(""), facts_table(facts)]
+    if info.paper:
+        parts.append(_unbroken(info.paper.arxiv))
+    parts += [Text(""), sets, *_notes(info)]
+    note = fit.note(width)
+    return Display(Group(*parts), [note] if note else [])
 
 
 INFO: View[ModelInfo] = View(table=info_table)

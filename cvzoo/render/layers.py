@@ -1,52 +1,107 @@
-"""``summary``, ``params`` and ``flops``: the module tree with its numbers, and the totals."""
+"""``summary``, ``params`` and ``flops``: the module tree with its numbers, and the totals.
+
+The tree fits the terminal it is printed in, giving way in this order: parameters and MACs
+switch to units (``115.6M``, ``17.56G``), output shapes lose their brackets (``1x768``), the
+Type column goes, then the Output shape column; only then do module names fold onto a second
+line. Numbers are never cut. A line on stderr says what was hidden; piped output is whole.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
 
-from rich.console import Group, RenderableType
+from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-from cvzoo.render import View
-from cvzoo.render.numbers import dims, human_bytes, human_count, human_macs, shape_text, share
-from cvzoo.render.tables import Column, facts_table, records_table, tree_prefixes
-from cvzoo.reports import FlopsReport, ParamsReport, Summary
+from cvzoo.render import Display, Surface, View
+from cvzoo.render.numbers import (
+    compact_macs,
+    compact_shape,
+    dims,
+    human_bytes,
+    human_count,
+    human_macs,
+    shape_text,
+    share,
+)
+from cvzoo.render.tables import Column, facts_table, fit_columns, records_table, tree_prefixes
+from cvzoo.reports import FlopsReport, ParamsReport, Summary, TreeRow
 
-ELLIPSIS: dict[str, Any] = {"overflow": "ellipsis"}
+NUMBERS = ("shape", "params", "macs")
 
 
-def tree_table(rows: Sequence[Any], numbers: Sequence[str] = ("shape", "params", "macs")) -> Table:
-    """The module tree: guides and names, type, then the ``numbers`` columns the rows carry.
+def _label(row: TreeRow, root: str) -> str:
+    """A row's own name (the tree shows where it sits), ``×N`` for a folded run."""
+    if not row.name:
+        return root
+    own = row.name.rsplit(".", 1)[-1]  # a folded run "layer3.1-35" keeps its range: "1-35"
+    return f"{own} ×{row.count}" if row.count > 1 else own
 
-    ``numbers`` names which of output shape, params and MACs to show (the rows have them).
-    """
-    prefixes = tree_prefixes([r.depth for r in rows])
-    pairs = list(zip(prefixes, rows, strict=True))
-    columns = [
-        Column("Module", lambda p: p[0] + (p[1].name or p[1].type), "left", **ELLIPSIS),
-        Column(
-            "Type",
-            lambda p: f"{p[1].type} ×{p[1].count}" if p[1].count > 1 else p[1].type,
-            "left",
-            **ELLIPSIS,
-        ),
-    ]
-    if "shape" in numbers:  # the one column that wraps when the terminal is narrow
-        columns.append(Column("Output shape", lambda p: shape_text(p[1].output_shape), "left", wrap=True))
+
+def _shape(row: Any, compact: bool) -> str:
+    if row.output_shape is None and getattr(row, "note", None):
+        note = row.note
+        if note.startswith("returns "):
+            kinds = note.removeprefix("returns ").removesuffix(", not tensors")
+            return f"({kinds})" if compact else f"(returns {kinds})"
+        return "(not run)" if compact else f"({note})"
+    return compact_shape(row.output_shape) if compact else shape_text(row.output_shape)
+
+
+def tree_columns(numbers: Sequence[str]) -> list[Column]:
+    """Type, then the ``numbers`` columns (of shape, params, macs) the rows carry."""
+    columns = [Column("Type", lambda p: p[1].type, "left", drop=2)]
+    if "shape" in numbers:
+        columns.append(
+            Column(
+                "Output shape",
+                lambda p: _shape(p[1], False),
+                "left",
+                drop=1,
+                compact=lambda p: _shape(p[1], True),
+                compact_header="Shape",
+                squeeze=2,
+            )
+        )
     if "params" in numbers:
-        columns.append(Column("Params", lambda p: f"{p[1].params:,}" if p[1].params else "-", **ELLIPSIS))
+        columns.append(
+            Column(
+                "Params",
+                lambda p: f"{p[1].params:,}" if p[1].params else "-",
+                compact=lambda p: human_count(p[1].params) if p[1].params else "-",
+            )
+        )
     if "macs" in numbers:
-        columns.append(Column("MACs", lambda p: human_macs(p[1].macs) if p[1].macs else "-", **ELLIPSIS))
-    return records_table(pairs, columns, caption_justify="center")
+        columns.append(
+            Column(
+                "MACs",
+                lambda p: f"{p[1].macs:,}" if p[1].macs else "-",
+                compact=lambda p: compact_macs(p[1].macs) if p[1].macs else "-",
+            )
+        )
+    return columns
 
 
-def _notes(notes: Sequence[str]) -> list[Text]:
-    return [Text(f"note: {note}", style="dim") for note in notes]
+def tree_table(
+    rows: Sequence[TreeRow], root: str, width: int | None, numbers: Sequence[str] = NUMBERS
+) -> tuple[Table, list[str]]:
+    """The module tree fitted to ``width``, and the notes on what was hidden (for stderr)."""
+    prefixes = tree_prefixes([r.depth for r in rows])
+    pairs = [(prefix + _label(row, root), row) for prefix, row in zip(prefixes, rows, strict=True)]
+    module = Column("Module", lambda p: p[0], "left", wrap=True)
+    fit = fit_columns(pairs, [module, *tree_columns(numbers)], width)
+    note = fit.note(width)
+    return records_table(pairs, fit.columns, caption_justify="center"), [note] if note else []
 
 
-def summary_table(report: Summary, width: int | None = None) -> RenderableType:
+def _root(model: str) -> str:
+    """The root row's name: the model's (a user's file.py:Name shows as Name)."""
+    return model.rsplit(":", 1)[-1]
+
+
+def summary_table(report: Summary, surface: Surface) -> Display:
     """``cvzoo summary``: the layer tree, then the totals."""
     facts = [
         ("Model", f"{report.model}  ({report.task}, weights {report.weights})"),
@@ -62,20 +117,21 @@ def summary_table(report: Summary, width: int | None = None) -> RenderableType:
         ("Activation memory", f"{human_bytes(report.activation_bytes)} (layer outputs of one forward pass)"),
         ("Weights file", f"{report.file_size_mib:,.1f} MiB" if report.file_size_mib is not None else "-"),
     ]
-    return Group(tree_table(report.layers), Text(""), facts_table(facts), *_notes(report.notes))
+    tree, hidden = tree_table(report.layers, _root(report.model), surface.width)
+    return Display(Group(tree, Text(""), facts_table(facts)), [*hidden, *report.notes])
 
 
 def _share_table(headers: tuple[str, str], counts: dict[str, int], whole: int, fmt: Any) -> Table:
     """A breakdown (per layer type, per operator): name, amount, share of the whole."""
     columns = [
-        Column(headers[0], lambda kv: kv[0], "left", wrap=True, overflow="ellipsis"),
-        Column(headers[1], lambda kv: fmt(kv[1]), wrap=True, overflow="ellipsis"),
-        Column("Share", lambda kv: share(kv[1], whole), wrap=True, overflow="ellipsis"),
+        Column(headers[0], lambda kv: kv[0], "left", wrap=True),
+        Column(headers[1], lambda kv: fmt(kv[1])),
+        Column("Share", lambda kv: share(kv[1], whole)),
     ]
     return records_table(list(counts.items()), columns, caption_justify="center")
 
 
-def params_table(report: ParamsReport, by_type: bool = False) -> RenderableType:
+def params_table(report: ParamsReport, surface: Surface, by_type: bool = False) -> Display:
     """``cvzoo params``: totals and memory, then the breakdown per module or per layer type."""
     total = report.total
     facts = [
@@ -87,13 +143,13 @@ def params_table(report: ParamsReport, by_type: bool = False) -> RenderableType:
         ("Memory", "  ".join(f"{k} {human_bytes(v)}" for k, v in report.memory_bytes.items())),
     ]
     if by_type:
-        breakdown = _share_table(("Layer type", "Params"), report.by_type, total, lambda n: f"{n:,}")
-    else:
-        breakdown = tree_table(report.modules, numbers=("params",))
-    return Group(facts_table(facts), Text(""), breakdown)
+        counts = _share_table(("Layer type", "Params"), report.by_type, total, lambda n: f"{n:,}")
+        return Display(Group(facts_table(facts), Text(""), counts))
+    tree, hidden = tree_table(report.modules, _root(report.model), surface.width, numbers=("params",))
+    return Display(Group(facts_table(facts), Text(""), tree), hidden)
 
 
-def flops_table(report: FlopsReport, width: int | None = None) -> RenderableType:
+def flops_table(report: FlopsReport, surface: Surface) -> Display:
     """``cvzoo flops``: MACs and FLOPs in total and per module, and per operator."""
     facts = [
         ("Model", f"{report.model}  (weights {report.weights})"),
@@ -102,8 +158,8 @@ def flops_table(report: FlopsReport, width: int | None = None) -> RenderableType
         ("FLOPs", f"{report.flops:,} ({human_macs(report.flops)}) = 2 x MACs"),
     ]
     ops = _share_table(("Operator", "MACs"), report.by_operator, report.macs, human_macs)
-    modules = tree_table(report.modules, numbers=("macs",))
-    return Group(facts_table(facts), Text(""), modules, Text(""), ops, *_notes(report.notes))
+    modules, hidden = tree_table(report.modules, _root(report.model), surface.width, numbers=("macs",))
+    return Display(Group(facts_table(facts), Text(""), modules, Text(""), ops), [*hidden, *report.notes])
 
 
 SUMMARY: View[Summary] = View(table=summary_table)
@@ -112,4 +168,4 @@ FLOPS: View[FlopsReport] = View(table=flops_table)
 
 def params_view(by_type: bool) -> View[ParamsReport]:
     """The params view, broken down per module or (``by_type``) per layer type."""
-    return View(table=lambda report, width: params_table(report, by_type))
+    return View(table=lambda report, surface: params_table(report, surface, by_type))

@@ -60,6 +60,24 @@ def human_macs(n: int) -> str:
     return str(n)
 
 
+def compact_macs(n: int) -> str:
+    """11513626624 -> '11.51G': :func:`human_macs` without the space, for narrow columns."""
+    return human_macs(n).replace(" ", "")
+
+
+def compact_shape(shape: Any) -> str:
+    """[1, 64, 56, 56] -> '1x64x56x56': :func:`shape_text` in fewer characters."""
+    if isinstance(shape, list) and shape and all(isinstance(d, int) for d in shape):
+        return "x".join(str(d) for d in shape)
+    if isinstance(shape, dict):
+        items = [f"{k}: {compact_shape(v)}" for k, v in shape.items()]
+        return "{" + ", ".join(items[:2]) + (", …" if len(items) > 2 else "") + "}"
+    if isinstance(shape, list) and shape:
+        parts = [compact_shape(s) for s in shape]
+        return ", ".join(parts[:2]) + (f", … ({len(parts)})" if len(parts) > 2 else "")
+    return shape_text(shape)
+
+
 def human_size(size: Sequence[int] | None) -> str:
     """[224, 224] -> '224', [520, 480] -> '520x480', None -> '-'."""
     if not size:

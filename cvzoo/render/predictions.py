@@ -9,7 +9,7 @@ from rich.console import Group, RenderableType
 from rich.text import Text
 
 from cvzoo.infer import ImageResult
-from cvzoo.render import View
+from cvzoo.render import Display, Surface, View
 from cvzoo.render.data import csv_lines, to_jsonable
 from cvzoo.render.tables import Column, records_table
 
@@ -32,7 +32,7 @@ def _top_k(result: ImageResult) -> RenderableType:
     return records_table(ranked, columns, caption_justify="center")
 
 
-def predictions_table(results: Sequence[ImageResult], width: int | None = None) -> RenderableType:
+def predictions_table(results: Sequence[ImageResult], surface: Surface | None = None) -> Display:
     """Per image, its name, then its top-k table or its error."""
     parts: list[RenderableType] = []
     for n, result in enumerate(results):
@@ -43,7 +43,7 @@ def predictions_table(results: Sequence[ImageResult], width: int | None = None) 
             parts.append(Text(f"error: {result.error}", style="red"))
         else:
             parts.append(_top_k(result))
-    return Group(*parts)
+    return Display(Group(*parts))
 
 
 def predictions_json(results: Sequence[ImageResult]) -> list[dict[str, Any]]:

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from rich.table import Table
-
 from cvzoo.bench import BenchRow
 from cvzoo.compare import CompareRow
-from cvzoo.render import View
+from cvzoo.render import Display, Surface, View
 from cvzoo.render.data import to_csv, to_jsonable
 from cvzoo.render.numbers import fixed, human_bytes
-from cvzoo.render.tables import Column, non_empty, records_table
+from cvzoo.render.tables import Column, fit_columns, marked, non_empty, records_table
 from cvzoo.render.zoo import figure_columns
 
 BENCH_COLUMNS = [
@@ -27,7 +25,7 @@ BENCH_COLUMNS = [
 ]
 
 
-def bench_table(rows: Sequence[BenchRow], width: int | None = None) -> Table:
+def bench_table(rows: Sequence[BenchRow], surface: Surface | None = None) -> Display:
     """A row per model and batch size; the caption says how they ran."""
     caption = None
     if rows:
@@ -39,7 +37,7 @@ def bench_table(rows: Sequence[BenchRow], width: int | None = None) -> Table:
         caption = " · ".join(flags) + (f"\npeak mem: {', '.join(sorted(kinds))}" if kinds else "")
         if any(r.latency_ms and r.latency_ms.p99 is None for r in rows):
             caption += "\np99 needs --iters 100 or more"
-    return records_table(rows, non_empty(rows, BENCH_COLUMNS), caption)
+    return Display(records_table(rows, non_empty(rows, BENCH_COLUMNS), caption))
 
 
 def bench_csv(rows: Sequence[BenchRow]) -> str:
@@ -53,19 +51,26 @@ def bench_csv(rows: Sequence[BenchRow]) -> str:
 
 
 COMPARE_COLUMNS = [
-    Column("Model", lambda r: r.name, "left"),
-    Column("Family", lambda r: r.family or "-", "left"),
-    Column("Year", lambda r: str(r.year) if r.year else "-"),
+    Column("Model", lambda r: r.name, "left", wrap=True),
+    Column("Family", lambda r: r.family or "-", "left", drop=2, wrap=True, breaks=" "),
+    Column("Year", lambda r: str(r.year) if r.year else "-", drop=7),
     *figure_columns(side_by_side=True),
     Column("p50 ms", lambda r: fixed(r.latency_ms, 2), best=min, value=lambda r: r.latency_ms),
     Column("img/s", lambda r: fixed(r.throughput, 1), best=max, value=lambda r: r.throughput),
 ]
 
 
-def compare_table(rows: Sequence[CompareRow], width: int | None = None) -> Table:
-    """Side by side, the best value of each column in bold green."""
-    caption = "best of each column in bold green" if len(rows) > 1 else None
-    return records_table(rows, non_empty(rows, COMPARE_COLUMNS), caption, caption_justify="center")
+def compare_table(rows: Sequence[CompareRow], surface: Surface | None = None) -> Display:
+    """Side by side, the best value of each column marked: bold green, or ``*`` without colour."""
+    surface = surface or Surface()
+    columns = non_empty(rows, COMPARE_COLUMNS)
+    caption = "best of each column in bold green"
+    if not surface.color:
+        columns, caption = marked(rows, columns, "*"), "* best of each column"
+    fit = fit_columns(rows, columns, surface.width)
+    table = records_table(rows, fit.columns, caption if len(rows) > 1 else None)
+    note = fit.note(surface.width)
+    return Display(table, [note] if note else [])
 
 
 BENCH: View[Sequence[BenchRow]] = View(table=bench_table, csv=bench_csv)

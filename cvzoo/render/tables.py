@@ -8,7 +8,7 @@ markup), so a model name or a path with brackets prints as it is.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from rich.table import Table
@@ -20,15 +20,18 @@ Overflow = Literal["fold", "ellipsis", "crop"]
 
 @dataclass(frozen=True)
 class Column:
-    """A column of a table: its header, its cell text, its alignment, and when to drop it.
+    """A column of a table: its header, its cell text, its alignment, and how it gives way.
 
     Args:
         cell: the record's text (or a styled ``Text``).
-        drop: the order in which columns go when the terminal is too narrow (highest first);
-            0 never goes.
-        wrap: whether long cells may wrap onto more lines (names and labels); numbers never do.
+        compact: a shorter text for when the terminal is narrow (``115.6M`` for ``115,607,808``).
+        squeeze: the order in which columns switch to their compact text (1 first).
+        drop: the order in which columns are hidden when even that is too wide (highest
+            first); 0 never goes.
+        wrap: whether long cells may wrap onto more lines (names, labels); numbers never do.
+        breaks: where a wrapping cell may break (", " between metrics); without it, anywhere.
         overflow: what happens to a cell too long for its column.
-        best: ``min`` or ``max``: the record whose ``value`` is best is shown in bold green.
+        best: ``min`` or ``max``: the record whose ``value`` is best is marked.
         value: the raw value that ``best`` compares (None where a record has none).
     """
 
@@ -40,6 +43,11 @@ class Column:
     overflow: Overflow = "fold"
     best: Callable[..., Any] | None = None
     value: Callable[[Any], Any] | None = None
+    compact: Callable[[Any], str | Text] | None = None
+    compact_header: str | None = None  # a shorter header to go with the compact text
+    squeeze: int = 1
+    breaks: str | None = None
+    max_width: int | None = None  # set by :func:`fit_columns` on a column that must wrap to fit
 
 
 def new_table(**options: Any) -> Table:
@@ -49,12 +57,21 @@ def new_table(**options: Any) -> Table:
 
 
 def records_table(
-    rows: Sequence[Any], columns: Sequence[Column], caption: str | None = None, **options: Any
+    rows: Sequence[Any],
+    columns: Sequence[Column],
+    caption: str | None = None,
+    **options: Any,
 ) -> Table:
-    """A table with a line per record; cells of a column with ``best`` are highlighted."""
+    """A table with a line per record; the best cell of a column with ``best`` is bold green."""
     table = new_table(**{"caption_justify": "left", **options})
     for col in columns:
-        table.add_column(col.header, justify=col.justify, no_wrap=not col.wrap, overflow=col.overflow)
+        table.add_column(
+            col.header,
+            justify=col.justify,
+            no_wrap=not col.wrap,
+            overflow=col.overflow,
+            max_width=col.max_width,
+        )
     best = {i: _best(rows, col) for i, col in enumerate(columns) if col.best and len(rows) > 1}
     for row in rows:
         cells = []
@@ -69,24 +86,110 @@ def records_table(
     return table
 
 
+def marked(rows: Sequence[Any], columns: Sequence[Column], mark: str) -> list[Column]:
+    """The columns with ``mark`` after each best cell, for where colour does not show."""
+
+    def with_mark(col: Column) -> Column:
+        best = _best(rows, col)
+
+        def cell(row: Any) -> str | Text:
+            text = col.cell(row)
+            return f"{text}{mark}" if col.value and col.value(row) == best else text
+
+        return replace(col, cell=cell, compact=None)
+
+    return [with_mark(c) if c.best and len(rows) > 1 else c for c in columns]
+
+
 def _best(rows: Sequence[Any], col: Column) -> Any:
     assert col.best is not None and col.value is not None
     values = [col.value(r) for r in rows if col.value(r) is not None]
     return col.best(values) if values else None
 
 
-def fit_columns(rows: Sequence[Any], columns: Sequence[Column], width: int | None) -> list[Column]:
-    """The columns that fit in ``width`` characters, dropping by each column's ``drop`` order."""
-    shown = list(columns)
+@dataclass(frozen=True)
+class Fit:
+    """The columns that fit a width: some in their compact form, some hidden."""
+
+    columns: list[Column]
+    hidden: list[str]  # headers of the columns left out
+    compacted: list[str]  # headers of the columns shown in their compact form
+
+    def note(self, width: int | None) -> str | None:
+        """The line that says what was hidden, for stderr; None when nothing was."""
+        if not self.hidden:
+            return None
+        return (
+            f"{', '.join(self.hidden)} hidden to fit {width} columns: widen the terminal,"
+            " or pipe the output (or use --format json) for every column"
+        )
+
+
+def fit_columns(rows: Sequence[Any], columns: Sequence[Column], width: int | None) -> Fit:
+    """The columns that fit in ``width`` characters (None: no limit), giving way in order.
+
+    First each column with a compact form switches to it (numbers with units, shapes without
+    brackets), in ``squeeze`` order; then columns are hidden, highest ``drop`` first; then any
+    hidden column that fits again is put back. Wrapping columns count at their longest
+    unbreakable piece; nothing else is ever cut.
+    """
     if width is None:
-        return shown
-    widths = {c.header: max([len(c.header)] + [len(str(c.cell(r))) for r in rows]) for c in columns}
-    while sum(widths[c.header] for c in shown) + 2 * (len(shown) - 1) > width:
-        candidates = [c for c in shown if c.drop]
-        if not candidates:
+        return Fit(list(columns), [], [])
+
+    def too_wide(cols: Sequence[tuple[int, Column]]) -> bool:
+        return sum(_width(rows, c) for _, c in cols) + 2 * (len(cols) - 1) > width
+
+    shown, compacted = list(enumerate(columns)), []
+    for rank in sorted({c.squeeze for c in columns if c.compact}):
+        if not too_wide(shown):
             break
-        shown.remove(max(candidates, key=lambda c: c.drop))
-    return shown
+        for n, (i, c) in enumerate(shown):
+            if c.compact and c.squeeze == rank:
+                shown[n] = (i, replace(c, cell=c.compact, compact=None, header=c.compact_header or c.header))
+                compacted.append(c.header)
+    hidden: list[tuple[int, Column]] = []
+    while too_wide(shown) and any(c.drop for _, c in shown):
+        victim = max((pair for pair in shown if pair[1].drop), key=lambda pair: pair[1].drop)
+        shown.remove(victim)
+        hidden.append(victim)
+    for pair in sorted(hidden, key=lambda pair: pair[1].drop):  # a later drop may have made room
+        trial = sorted([*shown, pair], key=lambda p: p[0])
+        if not too_wide(trial):
+            shown = trial
+            hidden.remove(pair)
+    names = [columns[i].header for i, _ in sorted(hidden, key=lambda p: p[0])]
+    return Fit(_share_out(rows, [c for _, c in shown], width), names, compacted)
+
+
+def _share_out(rows: Sequence[Any], columns: list[Column], width: int) -> list[Column]:
+    """Columns that wrap between pieces get the room the others leave, and no more.
+
+    Left to itself, rich would narrow every wrapping column in proportion, folding a model's
+    name mid-word to give a list of metrics room it does not need.
+    """
+    breaking = [i for i, c in enumerate(columns) if c.wrap and c.breaks]
+    natural = [max([len(c.header)] + [len(str(c.cell(r))) for r in rows]) for c in columns]
+    gaps = 2 * (len(columns) - 1)
+    if not breaking or sum(natural) + gaps <= width:
+        return columns
+    room = width - gaps - sum(w for i, w in enumerate(natural) if i not in breaking)
+    share = max(room // len(breaking), 1)
+    return [
+        replace(c, max_width=max(share, _width(rows, c))) if i in breaking else c
+        for i, c in enumerate(columns)
+    ]
+
+
+def _width(rows: Sequence[Any], col: Column) -> int:
+    """The width ``col`` needs: its longest cell, or for a wrapping one its longest unbreakable piece."""
+    widths = [len(col.header)]
+    for row in rows:
+        text = str(col.cell(row))
+        if col.wrap and col.breaks:
+            widths += [len(piece) + len(col.breaks.rstrip()) for piece in text.split(col.breaks)]
+        else:
+            widths.append(len(text))
+    return max(widths)
 
 
 def non_empty(rows: Sequence[Any], columns: Sequence[Column]) -> list[Column]:

@@ -5,10 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from rich.table import Table
-
 from cvzoo.catalog import Figures, ZooRow
-from cvzoo.render import View
+from cvzoo.render import Display, Surface, View
 from cvzoo.render.data import to_csv
 from cvzoo.render.numbers import fixed, human_count, human_float, human_size, metric_text
 from cvzoo.render.tables import Column, fit_columns, markdown_table, non_empty, records_table
@@ -22,28 +20,31 @@ def _figure(
     drop: int,
     side_by_side: bool,
 ) -> Column:
+    metric = header == "Metric"
     return Column(
         header,
         lambda r: text(value(r.figures)),
-        "left" if header == "Metric" else "right",
-        drop=0 if side_by_side else drop,
+        "left" if metric else "right",
+        drop=drop,
         best=better if side_by_side else None,
         value=lambda r: value(r.figures),
+        wrap=metric,
+        breaks=", " if metric else None,
     )
 
 
 def figure_columns(side_by_side: bool = False) -> list[Column]:
     """The published figures' columns, for records with ``figures``.
 
-    In a list, the least important go first when the terminal is narrow; side by side
-    (``compare``), the best value of each is marked instead.
+    The least important go first when the terminal is narrow; side by side (``compare``), the
+    best value of each is marked too.
     """
     specs: list[tuple[str, Callable[[Figures], Any], Callable[[Any], str], Any, int]] = [
         ("Params", lambda f: f.params, human_count, min, 0),
         ("GMACs", lambda f: f.gmacs, human_float, min, 0),
         ("Acc@1", lambda f: f.acc1, lambda v: fixed(v, 2), max, 0),
         ("Acc@5", lambda f: f.acc5, lambda v: fixed(v, 2), max, 4),
-        ("Metric", lambda f: f.metrics, metric_text, None, 3),
+        ("Metric", lambda f: f.metrics, metric_text, None, 3),  # wraps between metrics
         ("MiB", lambda f: f.file_size_mib, lambda v: fixed(v, 1), min, 6),
         ("Input", lambda f: f.input_size, human_size, None, 5),
     ]
@@ -61,30 +62,28 @@ def columns(all_weights: bool) -> list[Column]:
     return shown + figure_columns()
 
 
-def table(rows: Sequence[ZooRow], all_weights: bool = False, width: int | None = None) -> Table:
+def table(rows: Sequence[ZooRow], all_weights: bool = False, surface: Surface | None = None) -> Display:
     """``cvzoo list`` as a rich table.
 
     Columns that would be all '-' are left out; so are the least important ones when the
-    table would be wider than ``width`` (the caption says which).
+    table would be wider than the terminal (a note on stderr says which).
     """
-    present = non_empty(rows, columns(all_weights))
-    shown = fit_columns(rows, present, width)
+    width = surface.width if surface else None
+    fit = fit_columns(rows, non_empty(rows, columns(all_weights)), width)
     count = (
         f"{len(rows)} weight sets · * DEFAULT"
         if all_weights
         else f"{len(rows)} model" + "s" * (len(rows) != 1)
     )
-    caption = count + " · GMACs = multiply-adds, not FLOPs"
-    hidden = [c.header for c in present if c not in shown]
-    if hidden:
-        caption += f"\n{', '.join(hidden)} hidden to fit the terminal: widen it, or use --format json"
-    return records_table(rows, shown, caption)
+    note = fit.note(width)
+    body = records_table(rows, fit.columns, count + " · GMACs = multiply-adds, not FLOPs")
+    return Display(body, [note] if note else [])
 
 
 def view(all_weights: bool) -> View[Sequence[ZooRow]]:
     """The list's view: a table, CSV, JSON or Markdown."""
     return View(
-        table=lambda rows, width: table(rows, all_weights, width),
+        table=lambda rows, surface: table(rows, all_weights, surface),
         csv=to_csv,
         markdown=lambda rows: markdown_table(rows, columns(all_weights)),
     )
