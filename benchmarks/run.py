@@ -16,6 +16,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 import bench  # noqa: E402
 import infer  # noqa: E402
+import repeat  # noqa: E402
 import startup  # noqa: E402
 import summary  # noqa: E402
 from _common import machine  # noqa: E402
@@ -28,7 +29,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="Fewer repetitions, for a smoke run.")
     args = parser.parse_args()
     runs = 3 if args.quick else 9
-    sections = [startup.run(runs), summary.run(min(runs, 3)), infer.run(1), bench.run()]
+    sections = [startup.run(runs), repeat.run(runs), summary.run(min(runs, 3)), infer.run(1), bench.run()]
     text = "\n".join(
         [
             "# Benchmark results",

@@ -147,11 +147,17 @@ def _upright(image: Image.Image, notes: list[str] | None) -> Image.Image:
     """The image turned as its EXIF orientation says; as stored if the EXIF data is damaged."""
     from PIL import ImageOps
 
+    damaged = "damaged EXIF data: orientation not applied"
     try:
+        raw = image.info.get("exif") or b""
+        if len(raw) > 14 and not image.getexif():  # a block beyond its header, yet no tag readable
+            if notes is not None:
+                notes.append(damaged)
+            return image
         return ImageOps.exif_transpose(image)
     except Exception:  # damaged EXIF: PIL raises a variety of errors parsing it
         if notes is not None:
-            notes.append("damaged EXIF data: orientation not applied")
+            notes.append(damaged)
         return image
 
 

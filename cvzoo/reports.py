@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from cvzoo import registry, stats
+from cvzoo import registry, stats, statscache
 from cvzoo.catalog import Catalog
 from cvzoo.schema import TABLE_ONLY
 from cvzoo.stats import LayerRow, ModelStats, collapse, flatten
@@ -25,16 +25,27 @@ def count(
     kwargs: dict[str, Any] | None = None,
     count_macs: bool = True,
     catalog: Catalog | Callable[[], Catalog] | None = None,
+    use_cache: bool = True,
 ) -> ModelStats:
-    """Build ``model`` on meta with ``weights``' architecture and count it.
+    """Build ``model`` on meta with ``weights``' architecture and count it, or recall the count.
 
     Args:
         model: a zoo model or ``path/to/file.py:Name``.
         requested_input: ``--input-size`` as parsed; None for the weights' own size.
         count_macs: run one forward pass (on meta) for MACs and shapes; parameters only otherwise.
+        use_cache: answer from an earlier count of the same thing if there is one (no torch is
+            imported then); without it, count again. Either way the fresh count is kept.
     """
+    entry = statscache.key(model, weights, requested_input, kwargs or {}, count_macs)
+    if entry and use_cache:
+        kept = statscache.read(entry)
+        if kept is not None:
+            return kept
     built = registry.build(model, weights, catalog=catalog, kwargs=kwargs)
-    return stats.collect(built, requested_input, count_macs=count_macs)
+    result = stats.collect(built, requested_input, count_macs=count_macs)
+    if entry:
+        statscache.write(entry, result)
+    return result
 
 
 def _rows(result: ModelStats, depth: int, fold: bool) -> list[LayerRow]:

@@ -139,3 +139,17 @@ def test_flops_of_a_stack_counted_by_hand(tmp_path):
     assert report.macs == by_hand and report.flops == 2 * by_hand
     assert [m.macs for m in report.modules[1:]] == [16 * 27 * 49, 0, 32 * 16 * 49, 0, 32 * 7 * 7 * 10]
     assert [m.flops for m in report.modules] == [2 * by_hand] + [2 * m.macs for m in report.modules[1:]]
+
+
+def test_the_readme_example_model_counts_as_a_person_would():
+    """examples/mynet.py:TinyNet, which the README tries: parameters and MACs counted by hand."""
+    from pathlib import Path
+
+    example = Path(__file__).parent.parent / "examples" / "mynet.py"
+    result = stats.collect(build(f"{example}:TinyNet", kwargs={"width": 64}), [32, 32])
+    w, pixels = 64, 32 * 32
+    stem = 3 * w * 9 + 2 * w  # conv without bias, BatchNorm's weight and bias
+    block = 2 * (w * w * 9) + 2 * (2 * w)
+    head = w * 10 + 10
+    assert result.total_params == stem + 2 * block + head
+    assert result.macs == pixels * (3 * w * 9) + 2 * 2 * pixels * (w * w * 9) + w * 10

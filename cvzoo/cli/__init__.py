@@ -9,11 +9,10 @@ completion or ``--help``: the core is imported inside the commands that need it.
 
 from __future__ import annotations
 
-import os
 import sys
 
 from cvzoo.cli import inspection, speed, trying, zoo
-from cvzoo.cli.app import app
+from cvzoo.cli.app import app, reader_gone
 
 # Registered here, in the order ``cvzoo --help`` lists them.
 for _name, _command in (
@@ -36,6 +35,5 @@ def main() -> None:
     """The ``cvzoo`` console script."""
     try:
         app(prog_name="cvzoo")
-    except BrokenPipeError:  # `cvzoo list | head`: the reader has gone, which is no error
-        sys.stderr.close()
-        os._exit(0)
+    except BrokenPipeError:  # help or a usage message cut off: the reader has gone
+        sys.exit(reader_gone())

@@ -7,6 +7,7 @@ stderr, and text that came from the user is always printed literally, never as r
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from enum import Enum
@@ -21,8 +22,16 @@ from cvzoo import __version__, catalog
 from cvzoo.errors import CvzooError
 from cvzoo.render import Surface, View, output
 
-out = Console(soft_wrap=False)
-err = Console(stderr=True)
+
+class _Console(Console):
+    """rich's console, but a closed pipe is left to the CLI's boundary (rich would exit 1)."""
+
+    def on_broken_pipe(self) -> None:
+        raise BrokenPipeError
+
+
+out = _Console(soft_wrap=False)
+err = _Console(stderr=True)
 
 
 class _State:
@@ -39,6 +48,25 @@ def say(kind: str, message: str, style: str = "bold red") -> None:
     err.print(line, highlight=False, soft_wrap=True)
 
 
+# The status a shell reports for a program whose reader went away (128 + SIGPIPE), as for
+# `yes | head`: cvzoo ends quietly with it when stdout or stderr is closed under it.
+CLOSED_PIPE = 141
+
+
+def reader_gone() -> int:
+    """Point stdout and stderr at /dev/null, so that nothing more fails on the way out.
+
+    Returns:
+        The exit status to end with.
+    """
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):  # not a real file (a test's capture)
+            os.dup2(devnull, stream.fileno())
+    os.close(devnull)
+    return CLOSED_PIPE
+
+
 class _Group(TyperGroup):
     """Turns cvzoo's own errors into one line and an exit code, at the boundary."""
 
@@ -50,6 +78,14 @@ class _Group(TyperGroup):
                 raise
             say("error", str(exc))
             raise typer.Exit(exc.exit_code) from None
+        except BrokenPipeError:  # `cvzoo list | head`: the reader has gone, which is no error
+            raise typer.Exit(reader_gone()) from None
+
+    def make_context(self, *args: Any, **kwargs: Any) -> Any:
+        try:  # `cvzoo --help | head` prints the help while parsing
+            return super().make_context(*args, **kwargs)
+        except BrokenPipeError:
+            raise typer.Exit(reader_gone()) from None
 
 
 app = typer.Typer(

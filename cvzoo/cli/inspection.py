@@ -7,7 +7,16 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from cvzoo.cli.app import emit, load_catalog
-from cvzoo.cli.options import CollapseOpt, DepthOpt, InputOpt, KwargOpt, ModelArg, TableJsonOpt, WeightsOpt
+from cvzoo.cli.options import (
+    CollapseOpt,
+    DepthOpt,
+    InputOpt,
+    KwargOpt,
+    ModelArg,
+    NoCacheOpt,
+    TableJsonOpt,
+    WeightsOpt,
+)
 from cvzoo.render import TableJson
 
 if TYPE_CHECKING:
@@ -15,14 +24,21 @@ if TYPE_CHECKING:
 
 
 def _count(
-    model: str, weights: str, input_size: str | None, kwargs: list[str] | None, macs: bool = True
+    model: str,
+    weights: str,
+    input_size: str | None,
+    kwargs: list[str] | None,
+    no_cache: bool,
+    macs: bool = True,
 ) -> ModelStats:
-    """Build and count ``model`` as the command line asked (nothing downloaded, nothing allocated)."""
+    """Count ``model`` as the command line asked (nothing downloaded, nothing allocated), or recall it."""
     from cvzoo import inputs, reports, usermodel
 
     requested = inputs.parse_input_size(input_size) if input_size else None
     parsed = usermodel.parse_kwargs(kwargs or [])
-    return reports.count(model, weights, requested, parsed, count_macs=macs, catalog=load_catalog)
+    return reports.count(
+        model, weights, requested, parsed, count_macs=macs, catalog=load_catalog, use_cache=not no_cache
+    )
 
 
 def summary(
@@ -32,13 +48,15 @@ def summary(
     depth: DepthOpt = 2,
     collapse: CollapseOpt = True,
     kwarg: KwargOpt = None,
+    no_cache: NoCacheOpt = False,
     fmt: TableJsonOpt = TableJson.table,
 ) -> None:
     """The layer tree with output shapes, parameters and MACs, and the totals."""
     from cvzoo import reports
     from cvzoo.render.layers import SUMMARY
 
-    emit(reports.summary(_count(model, weights, input_size, kwarg), depth, collapse), fmt, SUMMARY)
+    counted = _count(model, weights, input_size, kwarg, no_cache)
+    emit(reports.summary(counted, depth, collapse), fmt, SUMMARY)
 
 
 def params(
@@ -50,13 +68,14 @@ def params(
     ] = False,
     collapse: CollapseOpt = True,
     kwarg: KwargOpt = None,
+    no_cache: NoCacheOpt = False,
     fmt: TableJsonOpt = TableJson.table,
 ) -> None:
     """Parameters: total, trainable, buffers, memory, and where they are."""
     from cvzoo import reports
     from cvzoo.render.layers import params_view
 
-    counted = _count(model, weights, None, kwarg, macs=False)
+    counted = _count(model, weights, None, kwarg, no_cache, macs=False)
     emit(reports.params(counted, depth, collapse), fmt, params_view(by_type))
 
 
@@ -67,10 +86,12 @@ def flops(
     depth: DepthOpt = 1,
     collapse: CollapseOpt = True,
     kwarg: KwargOpt = None,
+    no_cache: NoCacheOpt = False,
     fmt: TableJsonOpt = TableJson.table,
 ) -> None:
     """MACs and FLOPs (= 2 x MACs), in total, per module and per operator."""
     from cvzoo import reports
     from cvzoo.render.layers import FLOPS
 
-    emit(reports.flops(_count(model, weights, input_size, kwarg), depth, collapse), fmt, FLOPS)
+    counted = _count(model, weights, input_size, kwarg, no_cache)
+    emit(reports.flops(counted, depth, collapse), fmt, FLOPS)

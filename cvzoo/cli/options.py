@@ -66,6 +66,9 @@ KwargOpt = Annotated[
 CollapseOpt = Annotated[
     bool, typer.Option("--collapse/--no-collapse", help="Fold runs of identical sibling blocks into one row.")
 ]
+NoCacheOpt = Annotated[
+    bool, typer.Option("--no-cache", help="Count again instead of answering from an earlier count.")
+]
 DeviceOpt = Annotated[str | None, typer.Option("--device", help="cpu, cuda, cuda:N or mps.")]
 PrecisionOpt = Annotated[Precision, typer.Option("--precision", help="Number format.")]
 TableJsonOpt = Annotated[TableJson, typer.Option("--format", "-f", help="Output format.")]

@@ -1,0 +1,129 @@
+"""Counted models, kept: a repeat of ``summary``, ``params`` or ``flops`` answers without torch.
+
+A count depends only on what was asked (the model, its weights' architecture, the input size,
+the keyword arguments, whether MACs were counted) and on the code that counts (torch,
+torchvision, and cvzoo's own counting modules). All of that makes the key; the entry is the
+:class:`~cvzoo.stats.ModelStats` as JSON in cvzoo's cache folder, written atomically, so that
+concurrent writers each leave a whole file and a damaged one is simply counted again. A user's
+model (``file.py:Name``) is keyed by the content of its file and of the neighbours it imports.
+"""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+import functools
+import hashlib
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from cvzoo import __version__, cache
+from cvzoo.stats import LayerRow, ModelStats
+from cvzoo.usermodel import USER_MODEL
+
+SCHEMA = 1  # bump when ModelStats' fields change, so old entries are never misread
+# The modules whose code decides what a count holds: a change to any of them is a new key.
+COUNTING_MODULES = ("stats.py", "inputs.py", "builders.py", "registry.py", "usermodel.py", "weights.py")
+
+
+def key(
+    model: str,
+    weights: str,
+    requested_input: Sequence[int] | None,
+    kwargs: dict[str, Any],
+    count_macs: bool,
+) -> str | None:
+    """The cache key of a count, or None when it can't be cached (a user file that can't be read)."""
+    if USER_MODEL.match(model):
+        identity: Any = _user_file(model)
+        if identity is None:
+            return None
+    else:
+        identity = model.strip().lower()
+    asked = {
+        "schema": SCHEMA,
+        "model": identity,
+        "weights": weights,
+        "input": list(requested_input) if requested_input else None,
+        "kwargs": repr(sorted(kwargs.items())),
+        "macs": count_macs,
+        "code": _code_versions(),
+    }
+    return hashlib.sha256(json.dumps(asked, sort_keys=True).encode("utf-8")).hexdigest()[:32]
+
+
+def path_for(entry: str) -> Path:
+    """Where the count with key ``entry`` is kept."""
+    return cache.cache_dir() / "counts" / f"{entry}.json"
+
+
+def read(entry: str) -> ModelStats | None:
+    """The kept count for ``entry``, or None if there is none or it is damaged."""
+    data = cache.read_json(path_for(entry))
+    if not isinstance(data, dict):
+        return None
+    try:
+        fields = dict(data)
+        fields["root"] = _row(fields["root"])
+        return ModelStats(**fields)
+    except (TypeError, KeyError, ValueError):
+        return None
+
+
+def write(entry: str, stats: ModelStats) -> None:
+    """Keep ``stats`` under ``entry`` (atomically; a failure to write is ignored)."""
+    cache.write_json(path_for(entry), dataclasses.asdict(stats))
+
+
+def _row(data: dict[str, Any]) -> LayerRow:
+    fields = dict(data)
+    fields["children"] = [_row(child) for child in fields.get("children", [])]
+    return LayerRow(**fields)
+
+
+@functools.cache
+def _code_versions() -> dict[str, str]:
+    """torch's and torchvision's installed builds, and a fingerprint of cvzoo's counting code."""
+    here = Path(__file__).parent
+    digest = hashlib.sha256(__version__.encode())
+    for name in COUNTING_MODULES:
+        digest.update((here / name).read_bytes())
+    return {
+        "torch": cache.installed_build("torch"),
+        "torchvision": cache.installed_build("torchvision"),
+        "cvzoo": digest.hexdigest()[:16],
+    }
+
+
+def _user_file(spec: str) -> dict[str, Any] | None:
+    """A user's model by content: its file's, and that of each neighbour module it imports."""
+    match = USER_MODEL.match(spec)
+    assert match is not None
+    path = Path(match["path"]).expanduser()
+    try:
+        source = path.read_bytes()
+        tree = ast.parse(source)
+    except (OSError, SyntaxError, ValueError):
+        return None  # building it will say what is wrong; nothing to keep
+    contents = {path.name: hashlib.sha256(source).hexdigest()}
+    for name in _imported(tree):
+        for neighbour in (path.parent / f"{name}.py", path.parent / name / "__init__.py"):
+            if neighbour.is_file():
+                digest = hashlib.sha256(neighbour.read_bytes()).hexdigest()
+                contents[str(neighbour.relative_to(path.parent))] = digest
+    return {"file": str(path.resolve()), "symbol": match["symbol"], "contents": contents}
+
+
+def _imported(tree: ast.Module) -> set[str]:
+    """The top-level names of the modules a file imports."""
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module.split(".")[0])
+        elif isinstance(node, ast.ImportFrom) and node.level:
+            names.update(alias.name for alias in node.names)
+    return names
