@@ -218,3 +218,25 @@ def test_quantized_models_refuse_other_precisions(warm_cache, photos):
     result = run("infer", "quantized_resnet18", str(photos[0]), "--precision", "bf16")
     assert result.exit_code == 2
     assert result.stderr.strip() == "error: quantized models compute in int8; leave --precision at fp32"
+
+
+def test_json_probabilities_carry_no_float32_noise(warm_cache, photos):
+    plant_weights("squeezenet1_1")
+    rows = json.loads(run("infer", "squeezenet1_1", str(photos[0]), "-f", "json", "-k", "5").stdout)
+    for p in rows[0]["predictions"]:
+        assert p["probability"] == round(p["probability"], 6)
+        assert len(repr(p["probability"]).split(".")[-1]) <= 6
+
+
+def test_a_folder_is_read_in_natural_order(warm_cache, tmp_path):
+    plant_weights("squeezenet1_1")
+    for n in (10, 2, 1, 33, 3):
+        photo(n).save(tmp_path / f"cat{n}.jpg")
+    rows = json.loads(run("infer", "squeezenet1_1", str(tmp_path), "-f", "json", "-k", "1").stdout)
+    assert [Path(r["image"]).name for r in rows] == [
+        "cat1.jpg",
+        "cat2.jpg",
+        "cat3.jpg",
+        "cat10.jpg",
+        "cat33.jpg",
+    ]

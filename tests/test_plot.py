@@ -91,3 +91,48 @@ def test_plot_without_matplotlib_says_how_to_install(zoo, tmp_path, monkeypatch)
 def test_plot_bad_out_is_a_usage_error(warm_cache, tmp_path, out):
     result = run("plot", "--out", str(tmp_path / out))
     assert result.exit_code == 2 and "--out" in result.stderr
+
+
+def test_labels_are_placed_where_they_overlap_nothing(zoo, tmp_path):
+    """Every label of the crowded 1-40 GMACs cluster sits clear of the others and of every dot."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    from cvzoo.render import chart
+
+    points = plot.plot_points(zoo)
+    fig, ax = plt.subplots(figsize=(12, 7.5), dpi=120)
+    chart._draw(ax, points)
+    fig.tight_layout()
+    chart._place_labels(fig, ax, points)
+    renderer = fig.canvas.get_renderer()
+    labels = [t for t in ax.texts if t.get_text()]
+    assert sorted(t.get_text() for t in labels) == sorted(p.name for p in points)  # every point named
+    boxes = [t.get_window_extent(renderer) for t in labels]
+    overlapping = [
+        (labels[i].get_text(), labels[j].get_text())
+        for i in range(len(boxes))
+        for j in range(i + 1, len(boxes))
+        if boxes[i].overlaps(boxes[j])
+    ]
+    assert overlapping == []
+    plt.close(fig)
+
+
+def test_the_picture_explains_itself_and_respects_the_umask(warm_cache, tmp_path):
+    out = tmp_path / "zoo.svg"
+    old = os.umask(0o027)
+    try:
+        result = run("plot", "--out", str(out))
+    finally:
+        os.umask(old)
+    assert result.exit_code == 0, result.stderr
+    assert out.stat().st_mode & 0o777 == 0o640  # 0666 less the umask, not mkstemp's 0600
+    svg = out.read_text()
+    assert "top-1 accuracy against compute" in svg and "acc1 against gmacs" not in svg
+    assert "bold name: a milestone, or no model is cheaper and as accurate" in svg
+    assert "own input size (224 to 600 px)" in svg
+    out.chmod(0o604)  # an existing file keeps its own permissions when replaced
+    assert run("plot", "--out", str(out)).exit_code == 0 and out.stat().st_mode & 0o777 == 0o604
