@@ -105,9 +105,10 @@ def run(runs: int = 3) -> str:
     torchinfo_runs = {}
     for name, (cfg, size) in MODELS.items():
         # The JSON run gives cvzoo's MACs and is the untimed warm-up of the timed runs.
-        _, _, out = measure([PYTHON, "-m", "cvzoo", "summary", name, "--format", "json"])
+        # --no-cache: a first count every time (a repeat answers from the cache: benchmarks/repeat.py)
+        _, _, out = measure([PYTHON, "-m", "cvzoo", "summary", name, "--no-cache", "--format", "json"])
         cvzoo_gmacs = json.loads(out)["macs"] / 1e9
-        cvzoo_s, cvzoo_kib = repeat([PYTHON, "-m", "cvzoo", "summary", name], runs)
+        cvzoo_s, cvzoo_kib = repeat([PYTHON, "-m", "cvzoo", "summary", name, "--no-cache"], runs)
 
         ti_argv = [PYTHON, "-c", TORCHINFO_SCRIPT, name, repr(cfg), str(size)]
         ti_results = []
@@ -122,7 +123,7 @@ def run(runs: int = 3) -> str:
         ti_gmacs = int(out.split()[-1]) / 1e9
 
         rows.append(
-            f"| {name} | cvzoo summary | {cvzoo_s:.2f} | {mib(cvzoo_kib)} | {cvzoo_gmacs:.3f}"
+            f"| {name} | cvzoo summary --no-cache | {cvzoo_s:.2f} | {mib(cvzoo_kib)} | {cvzoo_gmacs:.3f}"
             f" | {cvzoo_s / ti_s:.2f}x |"
         )
         rows.append(
