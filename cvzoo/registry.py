@@ -21,10 +21,12 @@ from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from cvzoo import architectures
 from cvzoo import weights as weight_files
+from cvzoo.architectures import Fit
 from cvzoo.builders import build_architecture
 from cvzoo.catalog import Catalog, ModelEntry, Task, WeightSet
-from cvzoo.errors import UnknownWeights, UsageError
+from cvzoo.errors import UnknownWeights, UsageError, WeightsUnavailable
 from cvzoo.usermodel import build_user_model, is_user_model
 
 if TYPE_CHECKING:
@@ -63,13 +65,15 @@ class WeightsChoice:
 class BuiltModel:
     """A model built by the registry, on meta, with what it was built from.
 
-    ``entry`` and ``weights`` are None for a user's own model (``file.py:Name``).
+    ``entry`` is None for a user's own model (``file.py:Name``), and ``weights`` too unless a
+    checkpoint was given for it.
     """
 
     model: nn.Module
     name: str
     entry: ModelEntry | None = None
     weights: WeightsChoice | None = None
+    fit: Fit | None = None  # for a checkpoint: the architecture it fits (a head of other outputs...)
 
     @property
     def task(self) -> Task | None:
@@ -142,18 +146,52 @@ def build(
         BuildError: when torchvision's builder fails.
     """
     if is_user_model(name):
-        if weights not in (None, "DEFAULT"):
-            raise UsageError(f"--weights applies to torchvision models, not to {name}")
-        return BuiltModel(model=build_user_model(name, kwargs or {}), name=name)
+        model = build_user_model(name, kwargs or {})
+        if weights in (None, "DEFAULT"):
+            return BuiltModel(model=model, name=name)
+        path = Path(weights).expanduser()
+        if not path.is_file():
+            raise UsageError(f"checkpoint '{weights}' does not exist; {name} takes a state-dict file")
+        return BuiltModel(model=model, name=name, weights=WeightsChoice(WeightsKind.checkpoint, path=path))
     if catalog is None:
         from cvzoo.catalog import load_catalog
 
         catalog = load_catalog
     entry = (catalog() if callable(catalog) else catalog).get(name)
     choice = resolve_weights(entry, weights)
+    if choice.kind is WeightsKind.checkpoint:
+        if kwargs:
+            raise UsageError("--kwarg with a checkpoint: the checkpoint's shapes decide the architecture")
+        assert choice.path is not None
+        fit = _fit(entry, choice.path)
+        if fit.weight_set:
+            choice = WeightsChoice(WeightsKind.checkpoint, entry.weight_set(fit.weight_set), choice.path)
+        return BuiltModel(_fitted(entry, fit), entry.name, entry, choice, fit)
     weight_set = choice.weight_set if choice.kind is not WeightsKind.random else None
     model = build_architecture(entry, weight_set, kwargs)
     return BuiltModel(model=model, name=entry.name, entry=entry, weights=choice)
+
+
+def _fit(entry: ModelEntry, path: Path) -> Fit:
+    """The architecture of ``entry`` the checkpoint at ``path`` fits.
+
+    Raises:
+        WeightsUnavailable: listing how it differs from the DEFAULT architecture.
+    """
+    state = weight_files.read_checkpoint(path)
+    fit = architectures.fit_model(entry, architectures.shapes_of(state))
+    if fit is None:
+        expected = build_architecture(entry, entry.default).state_dict()
+        raise WeightsUnavailable(
+            f"'{path}' does not fit {entry.name}: {weight_files.mismatch(expected, state)}"
+        )
+    return fit
+
+
+def _fitted(entry: ModelEntry, fit: Fit) -> nn.Module:
+    """``entry``'s architecture as ``fit`` says, on meta (its head replaced if the outputs differ)."""
+    model = build_architecture(entry, entry.weight_set(fit.weight_set) if fit.weight_set else None)
+    return architectures.with_heads(model, fit) if fit.heads else model
 
 
 def load(
@@ -179,15 +217,16 @@ def load(
         WeightsUnavailable: for weights that can't be fetched, read or fitted.
     """
     entry, choice = built.entry, built.weights
+    if choice is not None and choice.kind is WeightsKind.checkpoint and not random_init:
+        assert choice.path is not None
+        model = _fitted(entry, built.fit) if entry is not None and built.fit is not None else built.model
+        weight_files.assign_checkpoint(model, weight_files.read_checkpoint(choice.path), str(choice.path))
+        return model.to(device).eval()
     if entry is None or choice is None:
         return weight_files.placeholder_weights(built.model, device)
     if random_init or choice.kind is WeightsKind.random:
         architecture = None if choice.kind is WeightsKind.random else built.weight_set
         model = build_architecture(entry, architecture, meta=False)
-    elif choice.kind is WeightsKind.checkpoint:
-        assert choice.path is not None
-        model = build_architecture(entry, choice.weight_set)
-        weight_files.assign_checkpoint(model, weight_files.read_checkpoint(choice.path), str(choice.path))
     elif entry.task is Task.quantized:
         assert choice.weight_set is not None
         model = weight_files.load_quantized(entry, choice.weight_set, on_download)

@@ -138,13 +138,11 @@ def _read_tensors(path: Path) -> Any:
         raise WeightsUnavailable(f"cannot read checkpoint '{path}': {first_line(exc)}") from None
 
 
-def assign_checkpoint(model: nn.Module, state: dict[str, Any], source: str) -> None:
-    """Load ``state`` into a meta ``model`` by assignment, or explain why it does not fit.
+def mismatch(expected: dict[str, Any], state: dict[str, Any]) -> str | None:
+    """How ``state`` differs from a model's ``expected`` state dict; None when it fits.
 
-    Raises:
-        WeightsUnavailable: listing the missing, unexpected and mis-shaped keys.
+    Keys missing, unexpected and mis-shaped are counted, and the first few of each named.
     """
-    expected = model.state_dict()
     missing = [k for k in expected if k not in state]
     unexpected = [k for k in state if k not in expected]
     misshaped = [
@@ -152,12 +150,22 @@ def assign_checkpoint(model: nn.Module, state: dict[str, Any], source: str) -> N
         for k, v in expected.items()
         if k in state and tuple(state[k].shape) != tuple(v.shape)
     ]
-    if missing or unexpected or misshaped:
-        parts = []
-        for label, keys in (("missing", missing), ("unexpected", unexpected), ("mis-shaped", misshaped)):
-            if keys:
-                parts.append(f"{len(keys)} {label} ({', '.join(keys[:3])}{', ...' if len(keys) > 3 else ''})")
-        raise WeightsUnavailable(f"'{source}' does not fit this architecture: {'; '.join(parts)}")
+    parts = []
+    for label, keys in (("missing", missing), ("unexpected", unexpected), ("mis-shaped", misshaped)):
+        if keys:
+            parts.append(f"{len(keys)} {label} ({', '.join(keys[:3])}{', ...' if len(keys) > 3 else ''})")
+    return "; ".join(parts) or None
+
+
+def assign_checkpoint(model: nn.Module, state: dict[str, Any], source: str) -> None:
+    """Load ``state`` into a meta ``model`` by assignment, or explain why it does not fit.
+
+    Raises:
+        WeightsUnavailable: listing the missing, unexpected and mis-shaped keys.
+    """
+    differs = mismatch(model.state_dict(), state)
+    if differs:
+        raise WeightsUnavailable(f"'{source}' does not fit this architecture: {differs}")
     model.load_state_dict(state, assign=True)
     _check_materialized(model, source)
     model.float()  # a half-precision checkpoint computes in float32 like the rest; --precision decides

@@ -151,6 +151,33 @@ def image_kinds(tmp_path: Path) -> dict[str, Path]:
     return files
 
 
+def _spread_detection_scores(model, spread: float) -> None:
+    """Rescale a detector's class-score layers so their logits on an image spread by ``spread``."""
+    import torch
+    from torch import nn
+
+    heads = [
+        m
+        for path, m in model.named_modules()
+        if isinstance(m, (nn.Linear, nn.Conv2d))
+        and any(key in path for key in ("cls_score", "cls_logits", "classification_head"))
+    ]
+    seen: dict[nn.Module, list[torch.Tensor]] = {m: [] for m in heads}
+    hooks = [m.register_forward_hook(lambda mod, args, out: seen[mod].append(out)) for m in heads]
+    with torch.no_grad():
+        for m in heads:
+            if m.bias is not None:
+                m.bias.zero_()  # no prior towards background
+        image = np.asarray(photo(5, (203, 157))).transpose(2, 0, 1).copy()
+        model([torch.from_numpy(image).float() / 255])
+        for m in heads:
+            std = float(torch.cat([o.flatten() for o in seen[m]]).std())
+            if std > 0:
+                m.weight.mul_(spread / std)
+    for hook in hooks:
+        hook.remove()
+
+
 def plant_weights(name: str, weights_name: str = "DEFAULT", seed: int = 0, spread: float = 3.0):
     """Write a random-init state dict where torchvision's cache looks for ``name``'s weights.
 
@@ -187,15 +214,23 @@ def plant_weights(name: str, weights_name: str = "DEFAULT", seed: int = 0, sprea
         path.parent.mkdir(parents=True, exist_ok=True)
         torch.save(state, path)
         return path
-    head = [m for m in model.modules() if isinstance(m, (nn.Linear, nn.Conv2d))][-1]
-    with torch.no_grad():
-        logits = model(torch.rand(2, 3, *weights.transforms().crop_size * 2)[..., :224, :224])
-        logits = logits[0] if isinstance(logits, tuple) else logits
-        std = float(logits.std())
-        if std > 0:
-            head.weight.mul_(spread / std)
-            if head.bias is not None:
-                head.bias.mul_(spread / std)
+    preset = type(weights.transforms()).__name__
+    if preset in ("ImageClassification", "VideoClassification"):  # spread the class scores apart
+        heads = [m for m in model.modules() if isinstance(m, (nn.Linear, nn.Conv2d, nn.Conv3d))]
+        crop = weights.transforms().crop_size
+        size = (2, 3, *crop * (2 if len(crop) == 1 else 1))
+        if preset == "VideoClassification":
+            size = (1, 3, 16, *crop * (2 if len(crop) == 1 else 1))
+        with torch.no_grad():
+            logits = model(torch.rand(*size)[..., :224, :224])
+            logits = logits[0] if isinstance(logits, tuple) else logits
+            std = float(logits.std())
+            if std > 0:
+                heads[-1].weight.mul_(spread / std)
+                if heads[-1].bias is not None:
+                    heads[-1].bias.mul_(spread / std)
+    if preset == "ObjectDetection":  # class scores spread wide, so that some boxes pass 0.05
+        _spread_detection_scores(model, spread)
     path = Path(torch.hub.get_dir()) / "checkpoints" / weights.url.rsplit("/", 1)[-1]
     path.parent.mkdir(parents=True, exist_ok=True)
     torch.save(state, path)

@@ -20,6 +20,7 @@ from typer.testing import CliRunner
 
 from cvzoo.catalog import SortKey, Task
 from cvzoo.cli import app
+from cvzoo.infer import Preprocess
 from cvzoo.plot import XAxis, YAxis
 from cvzoo.render import ListFormat, TableJson, TableJsonCsv
 from cvzoo.runtime import Precision
@@ -60,6 +61,7 @@ ENUMS = {
     "precision": Precision,
     "x": XAxis,
     "y": YAxis,
+    "preprocess": Preprocess,
 }
 FORMATS = {ListFormat, TableJson, TableJsonCsv}
 CHOICE_PARAMS = [
@@ -327,3 +329,20 @@ def test_quantized_infer_takes_fp32_only(warm_cache, planted, image, precision):
         assert result.stdout == ""
         line = one_clean_error(result.stderr)
         assert line == "error: quantized models compute in int8; leave --precision at fp32"
+
+
+@pytest.mark.parametrize("how", list(Preprocess), ids=lambda p: p.value)
+def test_every_preprocess_runs_a_users_model(warm_cache, tmp_path, how):
+    net = tmp_path / "net.py"
+    net.write_text(
+        "from torch import nn\n\n"
+        "def net():\n"
+        "    pool = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten())\n"
+        "    return nn.Sequential(nn.Conv2d(3, 4, 3), pool, nn.Linear(4, 3))\n"
+    )
+    Image.new("RGB", (50, 40), "orange").save(tmp_path / "a.png")
+    result = run(
+        "infer", f"{net}:net", str(tmp_path / "a.png"), "--preprocess", how.value, "-i", "32", "-f", "json"
+    )
+    assert result.exit_code == 0, result.stderr
+    assert [p["index"] for p in json.loads(result.stdout)[0]["predictions"]] != []

@@ -181,12 +181,11 @@ def test_urls_served_from_loopback(warm_cache, photos, image_server):
         run("infer", "mobilenet_v3_small", str(photos[0]), "-f", "json", "-k", "2").stdout
     )[0]
     assert rows[0]["predictions"] == from_file["predictions"]
-    assert rows[1] == {"image": missing, "error": "download failed: HTTP 404 File not found"}
-
-
-def test_non_classification_models_are_turned_away(warm_cache, photos):
-    result = run("infer", "fasterrcnn_resnet50_fpn", str(photos[0]))
-    assert result.exit_code == 2 and "infer handles classification models" in result.stderr
+    assert rows[1] == {
+        "image": missing,
+        "task": "classification",
+        "error": "download failed: HTTP 404 File not found",
+    }
 
 
 def test_bf16_agrees_with_torchvision_under_autocast(warm_cache, photos):

@@ -45,8 +45,9 @@ def test_a_checkpoint_for_another_architecture_is_explained(warm_cache, photos, 
     torch.save({"model": get_model("squeezenet1_1", weights=None).state_dict()}, checkpoint)
     result = run("infer", "mobilenet_v3_small", str(photos[0]), "--weights", str(checkpoint))
     assert result.exit_code == 1
-    assert "does not fit this architecture" in result.stderr
-    assert "missing" in result.stderr and "unexpected" in result.stderr
+    line = result.stderr.strip()
+    assert line.startswith(f"error: '{checkpoint}' does not fit mobilenet_v3_small: ")
+    assert "missing" in line and "unexpected" in line and len(line.splitlines()) == 1
 
 
 def test_a_local_checkpoint_predicts(warm_cache, photos, tmp_path):

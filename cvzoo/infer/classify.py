@@ -1,0 +1,95 @@
+"""Classification: each image's top-k classes (zoo classifiers, quantized ones, a user's model).
+
+Images go through the weights' own ``transforms()`` (a user's model: ``--preprocess``), are
+batched, and run with BatchNorm folded and channels-last memory (float rounding aside, the same
+numbers as the model as built).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any
+
+from cvzoo.catalog import Task
+from cvzoo.images import ImageSource
+from cvzoo.infer import Options, Preprocess, class_names, ranked, weights_of
+from cvzoo.infer.decoding import batches, decoded
+from cvzoo.infer.results import Canvas, Prediction, Result
+from cvzoo.registry import BuiltModel
+from cvzoo.runtime import prepare
+
+if TYPE_CHECKING:
+    from torch import nn
+
+DEFAULT_TOP_K = 5
+IMAGENET = ([0.485, 0.456, 0.406], [0.229, 0.224, 0.225])  # mean, std
+
+
+def transform_for(built: BuiltModel, options: Options) -> Callable[[Any], Any]:
+    """The weights' own preprocessing; for a user's model, what ``--preprocess`` names."""
+    weights = weights_of(built)
+    if weights is not None:
+        preset: Callable[[Any], Any] = weights.transforms()
+        return preset
+    from torchvision.transforms import functional as F
+    from torchvision.transforms._presets import ImageClassification
+
+    size = options.input_size
+    if options.preprocess is Preprocess.imagenet:
+        assert size is not None
+        if size[0] == size[1]:  # torchvision's own ImageNet preset: resize to 256/224 of the crop
+            square: Callable[[Any], Any] = ImageClassification(
+                crop_size=size[0], resize_size=round(size[0] * 256 / 224)
+            )
+            return square
+        from torchvision import transforms as T
+
+        resize = [round(s * 256 / 224) for s in size]
+        steps = [T.Resize(resize), T.CenterCrop(size), T.ToTensor(), T.Normalize(*IMAGENET)]
+        composed: Callable[[Any], Any] = T.Compose(steps)
+        return composed
+
+    def as_floats(image: Any) -> Any:
+        tensor = F.convert_image_dtype(F.pil_to_tensor(image))
+        return F.resize(tensor, size, antialias=True) if size else tensor
+
+    return as_floats
+
+
+def run(
+    built: BuiltModel,
+    model: nn.Module,
+    sources: Sequence[ImageSource],
+    options: Options,
+    device: Any,
+    on_image: Callable[[int], None] | None,
+) -> Iterator[tuple[Result, Canvas | None]]:
+    """Top-k classes for each image, in input order."""
+    import torch
+
+    ready = prepare(model, torch.device(device), options.precision, int8=built.task is Task.quantized)
+    names: list[str] | None = None
+    top_k = options.top_k or DEFAULT_TOP_K
+    task = Task.classification.value
+    done = 0
+    inputs = decoded(sources, transform_for(built, options), options.pictures)
+    for batch in batches(inputs, options.batch_size):
+        good = [d for d in batch if d.error is None]
+        found: dict[int, list[Prediction]] = {}
+        if good:
+            x = ready.layout(torch.stack([d.tensor for d in good]).to(ready.device))
+            with torch.inference_mode(), ready.autocast():
+                logits = ready.model(x)
+            probabilities = torch.softmax(logits.float(), dim=1).cpu()
+            names = names or class_names(built, probabilities.shape[1], options)
+            found = {d.index: ranked(p, top_k, names) for d, p in zip(good, probabilities, strict=True)}
+        for d in batch:
+            name = sources[d.index].name
+            if d.error is not None:
+                yield Result(image=name, task=task, error=d.error), None
+            else:
+                result = Result(name, task, predictions=found[d.index], warning=d.warning)
+                yield result, Canvas(d.picture) if options.pictures else None
+        done += len(batch)
+        if on_image:
+            on_image(done)

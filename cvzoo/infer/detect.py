@@ -1,0 +1,102 @@
+"""Detection: boxes with labels and scores, and per model a mask or 17 keypoints per object.
+
+Exactly torchvision's reference use: the weights' ``transforms()`` (pixels to floats), the model
+on a list of images, which resizes them itself and gives boxes back in the original image's
+pixels. Detections under ``--threshold`` are left out, the rest kept up to ``--top-k``; Mask
+R-CNN's masks are its probabilities at ``--mask-threshold`` or above.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+from cvzoo.catalog import Task
+from cvzoo.images import ImageSource
+from cvzoo.infer import Options, class_names, weights_of
+from cvzoo.infer.decoding import batches, decoded
+from cvzoo.infer.results import Canvas, Detection, Keypoint, Result, rle
+from cvzoo.registry import BuiltModel
+
+if TYPE_CHECKING:
+    from torch import nn
+
+
+def run(
+    built: BuiltModel,
+    model: nn.Module,
+    sources: Sequence[ImageSource],
+    options: Options,
+    device: Any,
+    on_image: Callable[[int], None] | None,
+) -> Iterator[tuple[Result, Canvas | None]]:
+    """The objects found in each image, in input order."""
+    import torch
+
+    weights = weights_of(built)
+    keypoint_names = list(weights.meta.get("keypoint_names") or [])
+    names = class_names(built, len(weights.meta["categories"]), options)
+    model = model.to(device).eval()
+    done = 0
+    for batch in batches(decoded(sources, weights.transforms(), keep_picture=True), options.batch_size):
+        good = [d for d in batch if d.error is None]
+        outputs: dict[int, dict[str, Any]] = {}
+        if good:
+            with torch.inference_mode():
+                found = model([d.tensor.to(device) for d in good])
+            outputs = {
+                d.index: {k: v.cpu() for k, v in out.items()} for d, out in zip(good, found, strict=True)
+            }
+        for d in batch:
+            name = sources[d.index].name
+            if d.error is not None:
+                yield Result(image=name, task=Task.detection.value, error=d.error), None
+                continue
+            kept = _kept(outputs[d.index], options)
+            detections = [
+                _detection(kept, i, names, keypoint_names, options) for i in range(len(kept["scores"]))
+            ]
+            result = Result(name, Task.detection.value, detections=detections, warning=d.warning)
+            masks = kept["masks"][:, 0] >= options.mask_threshold if "masks" in kept else None
+            yield (
+                result,
+                Canvas(d.picture, masks=masks, extra={"keypoint_names": keypoint_names})
+                if options.pictures
+                else None,
+            )
+        done += len(batch)
+        if on_image:
+            on_image(done)
+
+
+def _kept(output: dict[str, Any], options: Options) -> dict[str, Any]:
+    """The detections at or over the threshold (the model gives them best first), up to top-k."""
+    keep = output["scores"] >= options.threshold
+    kept = {k: v[keep] for k, v in output.items()}
+    if options.top_k is not None:
+        kept = {k: v[: options.top_k] for k, v in kept.items()}
+    return kept
+
+
+def _detection(
+    kept: dict[str, Any], i: int, names: list[str], keypoint_names: list[str], options: Options
+) -> Detection:
+    label = int(kept["labels"][i])
+    detection = Detection(
+        index=label,
+        label=names[label] if label < len(names) else str(label),
+        score=round(float(kept["scores"][i]), 6),
+        box=[round(float(c), 4) for c in kept["boxes"][i]],
+    )
+    if "masks" in kept:
+        detection = replace(detection, mask=rle(kept["masks"][i, 0] >= options.mask_threshold))
+    if "keypoints" in kept:
+        points = kept["keypoints"][i]
+        scores = kept["keypoints_scores"][i]
+        named = [
+            Keypoint(name, round(float(p[0]), 4), round(float(p[1]), 4), round(float(s), 6))
+            for name, p, s in zip(keypoint_names, points, scores, strict=True)
+        ]
+        detection = replace(detection, keypoints=named)
+    return detection

@@ -1,0 +1,103 @@
+"""Optical flow (RAFT): how far each pixel moved between two frames, in the frames' pixels.
+
+Inputs are taken as a sequence: each image after the first is paired with the one before it,
+and a video's consecutive frames pair with each other. As torchvision's optical-flow reference
+evaluates: the weights' ``transforms()`` (pixels to [-1, 1]), both frames padded by repeating
+their edges to a multiple of 8 (RAFT's need; split evenly between the sides, as for Sintel),
+the model's last flow estimate, and the padding cut off again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any
+
+from cvzoo.catalog import Task
+from cvzoo.clips import read_frames
+from cvzoo.errors import BadImage, first_line
+from cvzoo.images import ImageSource
+from cvzoo.infer import Options, weights_of
+from cvzoo.infer.results import Canvas, Flow, Result
+from cvzoo.registry import BuiltModel
+
+if TYPE_CHECKING:
+    from torch import nn
+
+Frame = tuple[str, Any, "str | None"]  # (name, uint8 tensor [3, H, W] or None, error)
+
+
+def run(
+    built: BuiltModel,
+    model: nn.Module,
+    sources: Sequence[ImageSource],
+    options: Options,
+    device: Any,
+    on_image: Callable[[int], None] | None,
+) -> Iterator[tuple[Result, Canvas | None]]:
+    """The flow between each pair of consecutive frames, in order."""
+    least = built.weight_set.min_size if built.weight_set else [1, 1]
+    transform = weights_of(built).transforms()
+    model = model.to(device).eval()
+    previous: Frame | None = None
+    for done, frame in enumerate(_frames(sources), 1):
+        if previous is not None:
+            yield _pair(model, transform, previous, frame, device, options, least)
+        previous = frame
+        if on_image:
+            on_image(done)
+
+
+def _frames(sources: Sequence[ImageSource]) -> Iterator[Frame]:
+    """Every frame of the inputs in order: an image is one frame, a video or GIF its frames."""
+    for source in sources:
+        try:
+            frames = read_frames(source)
+        except BadImage as exc:
+            yield source.name, None, str(exc)
+            continue
+        if frames.shape[0] == 1:
+            yield source.name, frames[0], None
+        else:
+            for i in range(frames.shape[0]):
+                yield f"{source.name}#{i}", frames[i], None
+
+
+def _pair(
+    model: Any, transform: Any, first: Frame, second: Frame, device: Any, options: Options, least: list[int]
+) -> Any:
+    task = Task.optical_flow.value
+    (name, a, error_a), (next_name, b, error_b) = first, second
+    if error_a or error_b:
+        return Result(name, task, next=next_name, error=error_a or error_b), None
+    if a.shape != b.shape:
+        sizes = f"{a.shape[2]}x{a.shape[1]} and {b.shape[2]}x{b.shape[1]}"
+        return Result(name, task, next=next_name, error=f"the two frames differ in size ({sizes})"), None
+    if a.shape[1] < least[0] or a.shape[2] < least[1]:
+        small = f"{a.shape[2]}x{a.shape[1]}, smaller than the {least[1]}x{least[0]} the model needs"
+        return Result(name, task, next=next_name, error=f"the frames are {small}"), None
+    try:
+        field = estimate(model, transform, a, b, device)
+    except Exception as exc:  # a pair the model can't take must not stop the others
+        return Result(name, task, next=next_name, error=f"cannot estimate the flow: {first_line(exc)}"), None
+    magnitude = field.norm(dim=0)
+    flow = Flow(list(field.shape[1:]), round(float(magnitude.mean()), 6), round(float(magnitude.max()), 6))
+    return Result(name, task, flow=flow, next=next_name), Canvas(a, field=field) if options.pictures else None
+
+
+def estimate(model: Any, transform: Any, a: Any, b: Any, device: Any) -> Any:
+    """The flow field ``[2, H, W]`` from frame ``a`` to frame ``b`` (uint8 ``[3, H, W]`` each)."""
+    import torch
+
+    x, y = transform(a.unsqueeze(0), b.unsqueeze(0))
+    pads = _padding(*x.shape[-2:])
+    x, y = (torch.nn.functional.pad(t, pads, mode="replicate") for t in (x, y))
+    with torch.inference_mode():
+        field = model(x.to(device), y.to(device))[-1][0].cpu()
+    left, right, top, bottom = pads
+    return field[:, top : field.shape[1] - bottom, left : field.shape[2] - right]
+
+
+def _padding(height: int, width: int) -> tuple[int, int, int, int]:
+    """(left, right, top, bottom) that bring a frame to a multiple of 8, split evenly."""
+    tall, wide = -height % 8, -width % 8
+    return wide // 2, wide - wide // 2, tall // 2, tall - tall // 2

@@ -1,0 +1,67 @@
+"""Semantic segmentation: a class for every pixel, reported as each present class's share.
+
+Exactly torchvision's reference use: the weights' ``transforms()`` (resize, normalise), the
+model's ``out``, and the most probable class per pixel at the size the model saw. For the
+picture, the class map is scaled back to the original image (nearest neighbour).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any
+
+from cvzoo.catalog import Task
+from cvzoo.images import ImageSource
+from cvzoo.infer import Options, class_names, weights_of
+from cvzoo.infer.decoding import decoded
+from cvzoo.infer.results import Canvas, Result, Segment
+from cvzoo.registry import BuiltModel
+
+if TYPE_CHECKING:
+    from torch import nn
+
+
+def run(
+    built: BuiltModel,
+    model: nn.Module,
+    sources: Sequence[ImageSource],
+    options: Options,
+    device: Any,
+    on_image: Callable[[int], None] | None,
+) -> Iterator[tuple[Result, Canvas | None]]:
+    """The classes present in each image and their shares, in input order.
+
+    Images are run one at a time: resized to a side of 520 they keep their own aspect ratios,
+    so they could not be stacked into one batch.
+    """
+    import torch
+
+    weights = weights_of(built)
+    names = class_names(built, len(weights.meta["categories"]), options)
+    model = model.to(device).eval()
+    for done, d in enumerate(decoded(sources, weights.transforms(), options.pictures), 1):
+        name = sources[d.index].name
+        if d.error is not None:
+            yield Result(image=name, task=Task.segmentation.value, error=d.error), None
+        else:
+            with torch.inference_mode():
+                out = model(d.tensor.unsqueeze(0).to(device))["out"][0].cpu()
+            classes = out.argmax(0)
+            counts = torch.bincount(classes.flatten(), minlength=out.shape[0])
+            present = [int(i) for i in torch.argsort(counts, descending=True, stable=True) if counts[i] > 0]
+            total = classes.numel()
+            segments = [Segment(i, names[i], round(int(counts[i]) / total, 6)) for i in present]
+            result = Result(name, Task.segmentation.value, segments=segments, warning=d.warning)
+            yield result, _canvas(d.picture, classes) if options.pictures else None
+        if on_image:
+            on_image(done)
+
+
+def _canvas(picture: Any, classes: Any) -> Canvas:
+    """The class map at the picture's own size, for drawing."""
+    import torch
+
+    resized = torch.nn.functional.interpolate(
+        classes[None, None].float(), size=picture.shape[-2:], mode="nearest"
+    )
+    return Canvas(picture, classes=resized[0, 0].long())

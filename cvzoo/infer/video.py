@@ -1,0 +1,85 @@
+"""Video classification: top-k Kinetics-400 classes for each clip, sampled as the weights expect.
+
+As torchvision's video reference evaluates: a video file is resampled to the weights' frame
+rate, ``clips_per_video`` clips of ``clip_len`` frames are taken evenly spread over it, each
+goes through the weights' ``transforms()``, and the clips' softmax probabilities are averaged.
+The three numbers are the ones torchvision documents with each weight set (r3d_18: 15 fps, 5
+clips of 16 frames). A clip shorter than ``clip_len`` is looped, and a warning says so.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any
+
+from cvzoo.catalog import Task
+from cvzoo.clips import Sampling, clip_starts, pick, read_frames, repeated
+from cvzoo.errors import BadImage, first_line
+from cvzoo.images import ImageSource
+from cvzoo.infer import Options, class_names, ranked, weights_of
+from cvzoo.infer.results import Canvas, Result
+from cvzoo.registry import BuiltModel
+
+if TYPE_CHECKING:
+    from torch import nn
+
+DEFAULT_TOP_K = 5
+
+
+def sampling(built: BuiltModel) -> Sampling:
+    """The clip sampling the weights were evaluated with, read from torchvision's own notes."""
+    docs = built.weight_set.docs if built.weight_set else ""
+
+    def number(key: str, default: float) -> float:
+        found = re.search(rf"{key}=([\d.]+)", docs)
+        return float(found.group(1)) if found else default
+
+    return Sampling(number("frame_rate", 15), int(number("clip_len", 16)), int(number("clips_per_video", 1)))
+
+
+def run(
+    built: BuiltModel,
+    model: nn.Module,
+    sources: Sequence[ImageSource],
+    options: Options,
+    device: Any,
+    on_image: Callable[[int], None] | None,
+) -> Iterator[tuple[Result, Canvas | None]]:
+    """Top-k classes for each clip, in input order."""
+    weights = weights_of(built)
+    how = sampling(built)
+    transform = weights.transforms()
+    model = model.to(device).eval()
+    names: list[str] | None = None
+    task = Task.video.value
+    for done, source in enumerate(sources, 1):
+        try:
+            frames = read_frames(source, how)
+            probabilities, looped = _classify(model, transform, frames, how, device)
+        except BadImage as exc:
+            yield Result(image=source.name, task=task, error=str(exc)), None
+        except Exception as exc:  # a clip the model can't take must not stop the others
+            yield Result(image=source.name, task=task, error=f"cannot classify: {first_line(exc)}"), None
+        else:
+            names = names or class_names(built, probabilities.shape[0], options)
+            top = ranked(probabilities, options.top_k or DEFAULT_TOP_K, names)
+            note = None
+            if looped:
+                note = f"the clip has {frames.shape[0]} frames, fewer than {how.clip_len}: looped"
+            canvas = Canvas(frames[0], extra={"frames": frames}) if options.pictures else None
+            yield Result(source.name, task, predictions=top, warning=note), canvas
+        if on_image:
+            on_image(done)
+
+
+def _classify(model: Any, transform: Any, frames: Any, how: Sampling, device: Any) -> tuple[Any, bool]:
+    """The clips' averaged softmax probabilities, and whether the clip had to be looped."""
+    import torch
+
+    starts, looped = clip_starts(frames.shape[0], how)
+    source = repeated(frames, how.clip_len) if looped else frames
+    clips = transform(pick(source, starts, how.clip_len))  # [clips, T, 3, H, W] -> [clips, 3, T, h, w]
+    with torch.inference_mode():
+        logits = model(clips.to(device))
+    return torch.softmax(logits.float(), dim=1).mean(0).cpu(), looped

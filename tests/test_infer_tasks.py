@@ -1,0 +1,347 @@
+"""infer for every task: cvzoo's results equal torchvision's own reference pipeline on the same input.
+
+Weights are planted (random, in a temporary TORCH_HOME); the reference is what torchvision's docs
+and references do with a model: ``get_model(name, weights=DEFAULT)``, ``weights.transforms()``, a
+forward pass, and the task's own post-processing, written out here independently of cvzoo.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from conftest import TASK_PACKAGES, photo, plant_weights, run, zoo_catalog
+from PIL import Image
+from torchvision.models import get_model, get_model_weights
+from torchvision.transforms.functional import pil_to_tensor
+
+from cvzoo.catalog import Task
+
+DETECTION = sorted(
+    zoo_catalog().models[n].name
+    for n in zoo_catalog().models
+    if zoo_catalog().models[n].task is Task.detection
+)
+SEGMENTATION = sorted(n for n, e in zoo_catalog().models.items() if e.task is Task.segmentation)
+
+
+@pytest.fixture
+def street(tmp_path) -> Path:
+    """A smooth random picture of an odd size (not a multiple of 8 or 32)."""
+    path = tmp_path / "street.jpg"
+    photo(11, (203, 157)).save(path, quality=95)
+    return path
+
+
+def reference(name: str):
+    weights = get_model_weights(name).DEFAULT
+    return weights, get_model(name, weights=weights).eval()
+
+
+def infer_json(*args: str) -> list[dict]:
+    result = run("infer", *args, "-f", "json")
+    assert result.exit_code == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def unrle(mask: dict) -> np.ndarray:
+    runs, value, flat = mask["runs"], False, []
+    for length in runs:
+        flat += [value] * length
+        value = not value
+    return np.array(flat, dtype=bool).reshape(mask["size"])
+
+
+# --- detection, instance segmentation, keypoints: every DEFAULT set -------------------------------
+
+
+@pytest.mark.parametrize("name", DETECTION)
+def test_detections_equal_torchvisions_reference(warm_cache, street, name):
+    plant_weights(name)
+    weights, model = reference(name)
+    with torch.no_grad():
+        expected = model([weights.transforms()(Image.open(street).convert("RGB"))])[0]
+    assert len(expected["scores"]) > 0, "planted weights must find something, or this proves nothing"
+    rows = infer_json(name, str(street), "--threshold", "0")
+    found = rows[0]["detections"]
+    assert [d["index"] for d in found] == expected["labels"].tolist()
+    assert [d["label"] for d in found] == [weights.meta["categories"][i] for i in expected["labels"]]
+    assert np.allclose([d["score"] for d in found], expected["scores"].numpy(), atol=1e-4)
+    assert np.allclose(
+        np.array([d["box"] for d in found]).reshape(-1, 4), expected["boxes"].numpy(), atol=1e-4
+    )
+    if "masks" in expected:
+        for d, m in zip(found, expected["masks"], strict=True):
+            assert (unrle(d["mask"]) == (m[0] >= 0.5).numpy()).all()  # the same pixels, every one
+    if "keypoints" in expected:
+        names = weights.meta["keypoint_names"]
+        for d, points, scores in zip(found, expected["keypoints"], expected["keypoints_scores"], strict=True):
+            assert [k["name"] for k in d["keypoints"]] == names
+            assert np.allclose([[k["x"], k["y"]] for k in d["keypoints"]], points[:, :2].numpy(), atol=1e-4)
+            assert np.allclose([k["score"] for k in d["keypoints"]], scores.numpy(), atol=1e-4)
+
+
+def test_threshold_and_top_k_limit_what_is_shown(warm_cache, street):
+    name = "retinanet_resnet50_fpn"
+    plant_weights(name)
+    everything = infer_json(name, str(street), "--threshold", "0")[0]["detections"]
+    scores = [d["score"] for d in everything]
+    assert scores == sorted(scores, reverse=True) and len(scores) > 3
+    cut = scores[2]
+    over = infer_json(name, str(street), "--threshold", str(cut))[0]["detections"]
+    assert [d["score"] for d in over] == [s for s in scores if s >= cut]
+    assert infer_json(name, str(street), "--threshold", "0", "-k", "2")[0]["detections"] == everything[:2]
+
+
+# --- semantic segmentation: every DEFAULT set -------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", SEGMENTATION)
+def test_segment_shares_equal_torchvisions_class_map(warm_cache, street, name):
+    plant_weights(name)
+    weights, model = reference(name)
+    with torch.no_grad():
+        out = model(weights.transforms()(Image.open(street).convert("RGB")).unsqueeze(0))["out"][0]
+    classes = out.argmax(0)
+    counts = torch.bincount(classes.flatten(), minlength=out.shape[0])
+    expected = {
+        weights.meta["categories"][i]: round(int(c) / classes.numel(), 6) for i, c in enumerate(counts) if c
+    }
+    segments = infer_json(name, str(street))[0]["segments"]
+    assert {s["label"]: s["share"] for s in segments} == expected
+    assert [s["share"] for s in segments] == sorted((s["share"] for s in segments), reverse=True)
+
+
+# --- video ------------------------------------------------------------------------------------------
+
+
+def _frames(folder: Path, count: int, size=(96, 80)) -> list[Path]:
+    folder.mkdir()
+    paths = []
+    for i in range(count):
+        paths.append(folder / f"frame{i}.png")
+        photo(100 + i, size).save(paths[-1])
+    return paths
+
+
+def _video_reference(name: str, frames: torch.Tensor, clips: int, length: int) -> torch.Tensor:
+    """Clips evenly spread over the frames, the weights' transforms, softmax averaged."""
+    weights, model = reference(name)
+    starts = torch.linspace(0, frames.shape[0] - length, clips).round().long().unique()
+    batch = weights.transforms()(torch.stack([frames[s : s + length] for s in starts]))
+    with torch.no_grad():
+        return torch.softmax(model(batch), dim=1).mean(0)
+
+
+def test_a_clip_from_a_folder_of_frames_equals_the_reference(warm_cache, tmp_path):
+    plant_weights("r3d_18")
+    paths = _frames(tmp_path / "clip", 24)
+    frames = torch.stack([pil_to_tensor(Image.open(p).convert("RGB")) for p in paths])
+    expected = _video_reference("r3d_18", frames, clips=5, length=16)  # r3d_18: 5 clips of 16 frames
+    row = infer_json("r3d_18", str(tmp_path / "clip"), "-k", "3")[0]
+    values, indices = expected.topk(3)
+    assert [p["index"] for p in row["predictions"]] == indices.tolist()
+    assert np.allclose([p["probability"] for p in row["predictions"]], values.numpy(), atol=1e-4)
+    assert row["task"] == "video" and "warning" not in row
+
+
+def test_a_video_file_is_resampled_to_the_weights_frame_rate(warm_cache, tmp_path):
+    av = pytest.importorskip("av", reason="the video extra (PyAV) is not installed")
+    plant_weights("r3d_18")
+    path = tmp_path / "clip.mp4"
+    raw = [np.asarray(photo(200 + i, (96, 80))) for i in range(40)]
+    with av.open(str(path), "w") as container:  # 40 frames at 30 fps: 20 at r3d_18's 15
+        stream = container.add_stream("mpeg4", rate=30)
+        stream.width, stream.height, stream.pix_fmt = 96, 80, "yuv420p"
+        for picture in raw:
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(picture, format="rgb24")))
+        container.mux(stream.encode())
+    with av.open(str(path)) as container:  # the decoded frames (the codec is lossy), every other one
+        decoded = [
+            torch.from_numpy(f.to_ndarray(format="rgb24")).permute(2, 0, 1) for f in container.decode(video=0)
+        ]
+    expected = _video_reference("r3d_18", torch.stack(decoded[::2]), clips=5, length=16)
+    row = infer_json("r3d_18", str(path), "-k", "2")[0]
+    values, indices = expected.topk(2)
+    assert [p["index"] for p in row["predictions"]] == indices.tolist()
+    assert np.allclose([p["probability"] for p in row["predictions"]], values.numpy(), atol=1e-4)
+
+
+def test_a_short_gif_is_looped_and_says_so(warm_cache, tmp_path):
+    plant_weights("r3d_18")
+    gif = tmp_path / "short.gif"
+    frames = [photo(300 + i, (64, 48)) for i in range(5)]
+    frames[0].save(gif, save_all=True, append_images=frames[1:])
+    result = run("infer", "r3d_18", str(gif), "-f", "json")
+    assert result.exit_code == 0
+    assert json.loads(result.stdout)[0]["warning"] == "the clip has 5 frames, fewer than 16: looped"
+    assert result.stderr.startswith("warning: the clip has 5 frames")
+
+
+# --- optical flow -----------------------------------------------------------------------------------
+
+
+def _flow_reference(first: Path, second: Path) -> torch.Tensor:
+    weights, model = reference("raft_small")
+    a, b = (pil_to_tensor(Image.open(p).convert("RGB")).unsqueeze(0) for p in (first, second))
+    a, b = weights.transforms()(a, b)
+    height, width = a.shape[-2:]
+    tall, wide = -height % 8, -width % 8
+    pads = (wide // 2, wide - wide // 2, tall // 2, tall - tall // 2)  # as torchvision's Sintel padder
+    a, b = (torch.nn.functional.pad(t, pads, mode="replicate") for t in (a, b))
+    with torch.no_grad():
+        field = model(a, b)[-1][0]
+    return field[:, pads[2] : field.shape[1] - pads[3], pads[0] : field.shape[2] - pads[1]]
+
+
+@pytest.mark.parametrize("size", [(160, 128), (157, 131)], ids=["multiple-of-8", "padded"])
+def test_flow_equals_the_reference_and_pairs_consecutive_inputs(warm_cache, tmp_path, size):
+    plant_weights("raft_small")
+    paths = []
+    for i in range(3):
+        paths.append(tmp_path / f"f{i}.png")
+        photo(400 + i, size).save(paths[-1])
+    rows = infer_json("raft_small", *map(str, paths), "--out", str(tmp_path / "out"))
+    assert [(r["image"], r["next"]) for r in rows] == [
+        (str(paths[0]), str(paths[1])),
+        (str(paths[1]), str(paths[2])),
+    ]
+    for row, (a, b) in zip(rows, [(paths[0], paths[1]), (paths[1], paths[2])], strict=True):
+        field = _flow_reference(a, b)
+        magnitude = field.norm(dim=0)
+        assert row["flow"]["size"] == [size[1], size[0]]
+        assert row["flow"]["mean_magnitude"] == pytest.approx(float(magnitude.mean()), abs=1e-4)
+        assert row["flow"]["max_magnitude"] == pytest.approx(float(magnitude.max()), abs=1e-4)
+        from torchvision.utils import flow_to_image
+
+        drawn = np.asarray(Image.open(row["output"]))
+        assert np.abs(drawn.astype(int) - flow_to_image(field).permute(1, 2, 0).numpy()).max() <= 1
+
+
+def test_flow_needs_two_frames(warm_cache, tmp_path):
+    photo(1).save(tmp_path / "one.jpg")
+    result = run("infer", "raft_small", str(tmp_path / "one.jpg"))
+    assert result.exit_code == 2
+    assert (
+        result.stderr.strip() == "error: optical flow needs two frames: give two or more images, or a video"
+    )
+
+
+def test_every_task_is_served(warm_cache):
+    """Every task of the zoo has its runner: none is refused any more."""
+    from torchvision.models import list_models
+
+    from cvzoo.infer import kind
+    from cvzoo.registry import build
+
+    served = {kind(build(list_models(module=TASK_PACKAGES[t])[0], catalog=warm_cache)) for t in Task}
+    assert served == set(Task) - {Task.quantized}  # quantized models are classifiers
+
+
+def test_frames_smaller_than_the_model_takes_are_an_error_of_their_own(warm_cache, tmp_path):
+    plant_weights("raft_small")
+    for i in range(2):
+        photo(i, (120, 96)).save(tmp_path / f"s{i}.png")
+    result = run("infer", "raft_small", str(tmp_path / "s0.png"), str(tmp_path / "s1.png"), "-f", "json")
+    assert result.exit_code == 1
+    assert (
+        json.loads(result.stdout)[0]["error"]
+        == "the frames are 120x96, smaller than the 128x128 the model needs"
+    )
+
+
+# --- a fine-tuned checkpoint, and a user's own model with its checkpoint ---------------------------
+
+
+def test_a_fine_tuned_resnet18_predicts_as_the_same_model_run_by_hand(warm_cache, photos, tmp_path):
+    torch.manual_seed(3)
+    tuned = get_model("resnet18", weights=None, num_classes=10).eval()
+    with torch.no_grad():  # a head whose outputs are well apart, as after training
+        tuned.fc.weight.mul_(40)
+    checkpoint = tmp_path / "my_finetuned.pt"
+    torch.save({"state_dict": tuned.state_dict()}, checkpoint)
+    names = [f"class {c}" for c in "ABCDEFGHIJ"]
+    (tmp_path / "classes.txt").write_text("\n".join(names) + "\n")
+    rows = infer_json(
+        "resnet18",
+        *map(str, photos[:2]),
+        "--weights",
+        str(checkpoint),
+        "--labels",
+        str(tmp_path / "classes.txt"),
+    )
+    preprocess = get_model_weights("resnet18").DEFAULT.transforms()  # the architecture's own
+    for row, path in zip(rows, photos, strict=False):
+        with torch.no_grad():
+            expected = torch.softmax(tuned(preprocess(Image.open(path).convert("RGB")).unsqueeze(0)), 1)[0]
+        values, indices = expected.topk(5)
+        assert [p["index"] for p in row["predictions"]] == indices.tolist()
+        assert [p["label"] for p in row["predictions"]] == [names[i] for i in indices]
+        assert np.allclose([p["probability"] for p in row["predictions"]], values.numpy(), atol=1e-4)
+    plain = infer_json("resnet18", str(photos[0]), "--weights", str(checkpoint), "-k", "1")
+    assert plain[0]["predictions"][0]["label"] == str(
+        plain[0]["predictions"][0]["index"]
+    )  # no labels: indices
+
+
+def test_labels_that_do_not_match_the_outputs_are_a_usage_error(warm_cache, photos, tmp_path):
+    torch.save(get_model("resnet18", weights=None, num_classes=3).state_dict(), tmp_path / "three.pt")
+    (tmp_path / "labels.json").write_text('["a", "b"]')
+    result = run(
+        "infer",
+        "resnet18",
+        str(photos[0]),
+        "-w",
+        str(tmp_path / "three.pt"),
+        "--labels",
+        str(tmp_path / "labels.json"),
+    )
+    assert result.exit_code == 2
+    assert result.stderr.strip() == "error: --labels has 2 names but the model gives 3 outputs"
+
+
+def test_a_users_model_with_its_checkpoint_predicts_as_by_hand(warm_cache, photos, tmp_path):
+    from torchvision import transforms as T
+
+    net = tmp_path / "net.py"
+    net.write_text(
+        "from torch import nn\n\n"
+        "class Net(nn.Module):\n"
+        "    def __init__(self):\n"
+        "        super().__init__()\n"
+        "        pool = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten())\n"
+        "        self.body = nn.Sequential(nn.Conv2d(3, 8, 3), nn.ReLU(), pool)\n"
+        "        self.head = nn.Linear(8, 4)\n\n"
+        "    def forward(self, x):\n"
+        "        return self.head(self.body(x))\n"
+    )
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("net_by_hand", net)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    torch.manual_seed(4)
+    model = module.Net().eval()
+    with torch.no_grad():
+        model.head.weight.mul_(50)
+    torch.save(model.state_dict(), tmp_path / "net.pt")
+    rows = infer_json(
+        f"{net}:Net", str(photos[1]), "--weights", str(tmp_path / "net.pt"), "-i", "64", "-k", "4"
+    )
+    # ImageNet preprocessing written out by hand: resize to 256/224 of the crop, centre crop, normalise
+    by_hand = T.Compose(
+        [
+            T.Resize(73),
+            T.CenterCrop(64),
+            T.ToTensor(),
+            T.Normalize([0.485, 0.456, 0.406], [0.229, 0.224, 0.225]),
+        ]
+    )
+    with torch.no_grad():
+        expected = torch.softmax(model(by_hand(Image.open(photos[1]).convert("RGB")).unsqueeze(0)), 1)[0]
+    values, indices = expected.topk(4)
+    assert [p["index"] for p in rows[0]["predictions"]] == indices.tolist()
+    assert np.allclose([p["probability"] for p in rows[0]["predictions"]], values.numpy(), atol=1e-4)
