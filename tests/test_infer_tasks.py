@@ -345,3 +345,208 @@ def test_a_users_model_with_its_checkpoint_predicts_as_by_hand(warm_cache, photo
     values, indices = expected.topk(4)
     assert [p["index"] for p in rows[0]["predictions"]] == indices.tolist()
     assert np.allclose([p["probability"] for p in rows[0]["predictions"]], values.numpy(), atol=1e-4)
+
+
+# --- pictures out: real images, the drawing checked pixel by pixel ----------------------------------
+
+
+def _picture(row: dict) -> np.ndarray:
+    path = Path(row["output"])
+    assert path.suffix == ".png" and path.is_file()
+    return np.asarray(Image.open(path).convert("RGB")).astype(int)
+
+
+def test_a_classification_picture_is_the_image_with_its_top_k_written_on_it(warm_cache, photos, tmp_path):
+    plant_weights("squeezenet1_1")
+    row = infer_json("squeezenet1_1", str(photos[0]), "--out", str(tmp_path / "out"))[0]
+    assert Path(row["output"]).name == "photo0.classification.png"
+    drawn, original = _picture(row), np.asarray(Image.open(photos[0]).convert("RGB")).astype(int)
+    height = original.shape[0]
+    assert (drawn[:height, : original.shape[1]] == original).all()  # the image itself, untouched
+    band = drawn[height:]
+    assert band.shape[0] > 5 * 11 and (band < 128).any() and (band == 255).any()  # 5 lines of dark text
+
+
+def test_detection_pictures_draw_boxes_masks_and_skeletons(warm_cache, street, tmp_path):
+    from torchvision.utils import draw_segmentation_masks
+
+    from cvzoo.render.pictures import colour
+
+    for name in ("fasterrcnn_resnet50_fpn", "maskrcnn_resnet50_fpn", "keypointrcnn_resnet50_fpn"):
+        plant_weights(name)
+        row = infer_json(name, str(street), "--threshold", "0", "-k", "1", "--out", str(tmp_path / name))[0]
+        drawn, box = _picture(row), [round(c) for c in row["detections"][0]["box"]]
+        fill = colour(row["detections"][0]["index"])
+        x_mid, bottom = (box[0] + box[2]) // 2, min(int(row["detections"][0]["box"][3]), drawn.shape[0] - 1)
+        assert tuple(drawn[bottom, x_mid]) == fill  # the box's bottom edge, in its class's colour
+        if name.startswith("mask"):
+            weights, model = reference(name)
+            image = pil_to_tensor(Image.open(street).convert("RGB"))
+            with torch.no_grad():
+                mask = (
+                    model([weights.transforms()(Image.open(street).convert("RGB"))])[0]["masks"][:1, 0] >= 0.5
+                )
+            expected = (
+                draw_segmentation_masks(image, mask, alpha=0.45, colors=[fill]).permute(1, 2, 0).numpy()
+            )
+            inside = mask[0].numpy().copy()
+            inside[: box[1] + 25] = False  # leave out the label tab and the box's top edge
+            inside[:, : box[0] + 4] = inside[:, box[2] - 4 :] = False
+            if inside.any():
+                assert (drawn[inside] == expected[inside]).all()
+        if name.startswith("keypoint"):
+            points = [k for k in row["detections"][0]["keypoints"] if k["score"] > 0]
+            height, width = drawn.shape[:2]
+            at = [tuple(drawn[min(int(k["y"]), height - 1), min(int(k["x"]), width - 1)]) for k in points]
+            # torchvision draws each point as a yellow dot, then the skeleton's lines over them in white
+            assert points and all(p in ((255, 255, 0), (255, 255, 255)) for p in at)
+
+
+def test_a_segmentation_picture_is_the_class_map_over_the_image_with_a_legend(warm_cache, street, tmp_path):
+    from torchvision.utils import draw_segmentation_masks
+
+    from cvzoo.render.pictures import colour
+
+    name = "lraspp_mobilenet_v3_large"
+    plant_weights(name)
+    row = infer_json(name, str(street), "--out", str(tmp_path / "out"))[0]
+    weights, model = reference(name)
+    image = pil_to_tensor(Image.open(street).convert("RGB"))
+    with torch.no_grad():
+        classes = model(weights.transforms()(Image.open(street).convert("RGB")).unsqueeze(0))["out"][
+            0
+        ].argmax(0)
+    classes = torch.nn.functional.interpolate(
+        classes[None, None].float(), size=image.shape[-2:], mode="nearest"
+    )[0, 0]
+    present = [s["index"] for s in row["segments"]]
+    masks = torch.stack([classes == i for i in present])
+    expected = draw_segmentation_masks(image, masks, alpha=0.55, colors=[colour(i) for i in present])
+    drawn = _picture(row)
+    width = image.shape[-1]
+    assert (drawn[: image.shape[1], :width] == expected.permute(1, 2, 0).numpy()).all()
+    assert drawn.shape[1] > width and (drawn[:, width:] != 255).any()  # the legend beside it
+
+
+def test_a_video_picture_is_a_strip_of_its_frames(warm_cache, tmp_path):
+    plant_weights("r3d_18")
+    paths = _frames(tmp_path / "clip", 20, size=(64, 48))
+    row = infer_json("r3d_18", str(tmp_path / "clip"), "--out", str(tmp_path / "out"))[0]
+    drawn = _picture(row)
+    assert drawn.shape[0] > 48 and drawn.shape[1] >= 4 * 64  # four frames, the top-k below them
+    first, last = (np.asarray(Image.open(p).convert("RGB")).astype(int) for p in (paths[0], paths[-1]))
+    assert (drawn[:48, :64] == first).all() and (drawn[:48, 3 * 64 : 4 * 64] == last).all()
+
+
+def test_pictures_are_named_after_their_inputs_and_never_overwrite_one(warm_cache, tmp_path):
+    plant_weights("squeezenet1_1")
+    out = tmp_path / "out"
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    out.mkdir()
+    photo(1).save(tmp_path / "a" / "cat.jpg")
+    photo(2).save(tmp_path / "b" / "cat.jpg")
+    own = out / "cat.classification.png"  # an input that sits where a picture would go
+    photo(3).save(own, format="PNG")
+    before = own.read_bytes()
+    rows = infer_json(
+        "squeezenet1_1",
+        str(tmp_path / "a" / "cat.jpg"),
+        str(tmp_path / "b" / "cat.jpg"),
+        str(own),
+        "--out",
+        str(out),
+    )
+    names = [Path(r["output"]).name for r in rows]
+    # the first would be cat.classification.png, but that is an input: it gets the next free name
+    assert names == [
+        "cat-2.classification.png",
+        "cat-3.classification.png",
+        "cat.classification.classification.png",
+    ]
+    assert own.read_bytes() == before and str(own) not in [r["output"] for r in rows]
+    assert all(Path(r["output"]).parent == out for r in rows)
+
+
+def test_out_that_is_a_file_is_a_usage_error(warm_cache, photos, tmp_path):
+    plant_weights("squeezenet1_1")
+    blocker = tmp_path / "file.txt"
+    blocker.write_text("mine")
+    result = run("infer", "squeezenet1_1", str(photos[0]), "--out", str(blocker))
+    assert result.exit_code == 2 and "is a file" in result.stderr and blocker.read_text() == "mine"
+
+
+# --- bad inputs, per task -----------------------------------------------------------------------------
+
+
+def test_a_video_that_cannot_be_decoded_is_an_error_of_its_own(warm_cache, tmp_path):
+    pytest.importorskip("av", reason="the video extra (PyAV) is not installed")
+    plant_weights("r3d_18")
+    (tmp_path / "broken.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42" + b"\x17" * 500)
+    _frames(tmp_path / "good", 16)
+    result = run("infer", "r3d_18", str(tmp_path / "broken.mp4"), str(tmp_path / "good"), "-f", "json")
+    assert result.exit_code == 1
+    rows = json.loads(result.stdout)
+    assert rows[0]["error"].startswith("cannot decode the video") and "predictions" in rows[1]
+    assert result.stderr.splitlines()[0].startswith(
+        f"error: {tmp_path / 'broken.mp4'}: cannot decode the video"
+    )
+
+
+def test_without_pyav_a_video_file_says_how_to_install_it(warm_cache, tmp_path, monkeypatch):
+    import sys
+
+    plant_weights("r3d_18")
+    (tmp_path / "clip.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42" + b"\x00" * 100)
+    _frames(tmp_path / "frames", 16)
+    monkeypatch.setitem(sys.modules, "av", None)
+    rows = json.loads(
+        run("infer", "r3d_18", str(tmp_path / "clip.mp4"), str(tmp_path / "frames"), "-f", "json").stdout
+    )
+    assert (
+        rows[0]["error"]
+        == "reading video files needs PyAV: pip install 'cvzoo[video]' (or use a folder of frames or a GIF)"
+    )
+    assert "predictions" in rows[1]  # frame folders always work
+
+
+def test_a_bad_image_among_detections_fails_alone(warm_cache, street, tmp_path):
+    plant_weights("ssdlite320_mobilenet_v3_large")
+    bad = tmp_path / "bad.jpg"
+    bad.write_text("not an image")
+    result = run("infer", "ssdlite320_mobilenet_v3_large", str(bad), str(street), "-f", "json")
+    assert result.exit_code == 1
+    rows = json.loads(result.stdout)
+    assert (
+        rows[0] == {"image": str(bad), "task": "detection", "error": rows[0]["error"]}
+        and "detections" in rows[1]
+    )
+
+
+# --- output for scripts: a JSON object and CSV lines per input, per task ------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "extra", "fields", "header"),
+    [
+        ("squeezenet1_1", [], {"predictions"}, "image,rank,index,label,probability,error"),
+        ("maskrcnn_resnet50_fpn", ["--threshold", "0", "-k", "2"], {"detections"},
+         "image,rank,index,label,score,x1,y1,x2,y2,mask_pixels,keypoints,error"),
+        ("lraspp_mobilenet_v3_large", [], {"segments"}, "image,index,label,share,error"),
+    ],
+)  # fmt: skip
+def test_json_and_csv_per_task(warm_cache, street, name, extra, fields, header):
+    import csv
+    import io
+
+    plant_weights(name)
+    row = infer_json(name, str(street), *extra)[0]
+    assert set(row) == {"image", "task"} | fields and row["task"] == zoo_catalog().get(name).task.value
+    text = run("infer", name, str(street), *extra, "-f", "csv").stdout
+    lines = list(csv.reader(io.StringIO(text)))
+    assert ",".join(lines[0]) == header
+    found = row[next(iter(fields))]
+    assert len(lines) - 1 == len(found) and all(line[0] == str(street) for line in lines[1:])
+    if "detections" in fields:
+        assert [float(v) for v in lines[1][5:9]] == found[0]["box"]
+        assert int(lines[1][9]) == found[0]["mask"]["pixels"]

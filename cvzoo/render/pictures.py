@@ -51,7 +51,7 @@ def _pil(tensor: Any) -> Any:
 def _font(height: int) -> Any:
     from PIL import ImageFont
 
-    return ImageFont.load_default(size=max(11, height // 32))
+    return ImageFont.load_default(size=max(12, height // 24))
 
 
 def _ranking(result: Result) -> list[str]:
@@ -59,18 +59,20 @@ def _ranking(result: Result) -> list[str]:
 
 
 def _text(image: Any, lines: list[str]) -> Any:
-    """``lines`` on a dark panel in the picture's top-left corner."""
-    from PIL import ImageDraw
+    """The picture with ``lines`` written on a white band below it (the picture itself untouched)."""
+    from PIL import Image, ImageDraw
 
     image = image.convert("RGB")
-    draw = ImageDraw.Draw(image, "RGBA")
-    font = _font(image.height)
+    font = _font(max(image.height, 320))
     step = font.size + 4
-    width = max((draw.textlength(line, font=font) for line in lines), default=0)
-    draw.rectangle((0, 0, width + 12, step * len(lines) + 8), fill=(0, 0, 0, 160))
+    probe = ImageDraw.Draw(image)
+    width = max([image.width, *(int(probe.textlength(line, font=font)) + 12 for line in lines)])
+    out = Image.new("RGB", (width, image.height + step * len(lines) + 8), "white")
+    out.paste(image, (0, 0))
+    draw = ImageDraw.Draw(out)
     for n, line in enumerate(lines):
-        draw.text((6, 4 + n * step), line, fill=(255, 255, 255), font=font)
-    return image
+        draw.text((6, image.height + 4 + n * step), line, fill=(0, 0, 0), font=font)
+    return out
 
 
 def _strip(frames: Any) -> Any:
