@@ -26,6 +26,7 @@ def count(
     count_macs: bool = True,
     catalog: Catalog | Callable[[], Catalog] | None = None,
     use_cache: bool = True,
+    receptive_field: bool = False,
 ) -> ModelStats:
     """Build ``model`` on meta with ``weights``' architecture and count it, or recall the count.
 
@@ -35,14 +36,15 @@ def count(
         count_macs: run one forward pass (on meta) for MACs and shapes; parameters only otherwise.
         use_cache: answer from an earlier count of the same thing if there is one (no torch is
             imported then); without it, count again. Either way the fresh count is kept.
+        receptive_field: follow each layer's receptive field through the same pass.
     """
-    entry = statscache.key(model, weights, requested_input, kwargs or {}, count_macs)
+    entry = statscache.key(model, weights, requested_input, kwargs or {}, count_macs, receptive_field)
     if entry and use_cache:
         kept = statscache.read(entry)
         if kept is not None:
             return kept
     built = registry.build(model, weights, catalog=catalog, kwargs=kwargs)
-    result = stats.collect(built, requested_input, count_macs=count_macs)
+    result = stats.collect(built, requested_input, count_macs=count_macs, receptive_field=receptive_field)
     if entry:
         statscache.write(entry, result)
     return result
@@ -73,6 +75,21 @@ class SummaryLayer(TreeRow):
 
 
 @dataclass(frozen=True)
+class FieldLayer(SummaryLayer):
+    """A row of ``summary --receptive-field``: a layer's receptive field, ``[height, width]`` each.
+
+    A layer whose outputs each see the whole input (global pooling, attention, a fully connected
+    layer, and anything computed from them) has none: null, and ``rf_global`` in tables.
+    """
+
+    receptive_field: list[int] | None = None  # input pixels one output sees
+    rf_stride: list[int | float] | None = None  # input pixels between adjacent outputs
+    rf_offset: list[int | float] | None = None  # centre of the first output's field (pixel i's is i)
+    rf_context: bool = False  # also sees the whole input through values pooled over it (an SE gate)
+    rf_global: bool = field(default=False, metadata=TABLE_ONLY)
+
+
+@dataclass(frozen=True)
 class Summary:
     """``cvzoo summary``: the layer tree with shapes, parameters and MACs, and the totals."""
 
@@ -92,14 +109,15 @@ class Summary:
     activation_bytes: int
     file_size_mib: float | None
     notes: list[str]
+    receptive_field: bool = field(default=False, metadata=TABLE_ONLY)  # rows are FieldLayers
 
 
-def summary(result: ModelStats, depth: int = 2, fold: bool = True) -> Summary:
-    """``result`` as ``summary`` shows it: rows down to ``depth``, identical runs folded."""
-    layers = [
-        SummaryLayer(r.name, r.type, r.depth, r.count, r.output_shape, r.params, r.macs, r.note)
-        for r in _rows(result, depth, fold)
-    ]
+def summary(result: ModelStats, depth: int = 2, fold: bool = True, receptive_field: bool = False) -> Summary:
+    """``result`` as ``summary`` shows it: rows down to ``depth``, identical runs folded.
+
+    With ``receptive_field`` (``result`` counted with it), the rows are :class:`FieldLayer`.
+    """
+    layers = [_summary_layer(r, receptive_field) for r in _rows(result, depth, fold)]
     return Summary(
         model=result.model,
         weights=result.weights,
@@ -117,7 +135,15 @@ def summary(result: ModelStats, depth: int = 2, fold: bool = True) -> Summary:
         activation_bytes=result.activation_bytes,
         file_size_mib=result.file_size_mib,
         notes=result.notes,
+        receptive_field=receptive_field,
     )
+
+
+def _summary_layer(row: LayerRow, receptive_field: bool) -> SummaryLayer:
+    common = (row.name, row.type, row.depth, row.count, row.output_shape, row.params, row.macs, row.note)
+    if not receptive_field:
+        return SummaryLayer(*common)
+    return FieldLayer(*common, *(getattr(row, f) for f in stats.RF_FIELDS))
 
 
 @dataclass(frozen=True)

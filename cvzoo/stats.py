@@ -8,12 +8,14 @@ prints: the results are typed records, shaped for each command by :mod:`cvzoo.re
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import re
 import warnings
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
 from cvzoo.catalog import Task
@@ -42,6 +44,15 @@ class LayerRow:
     config: str = ""  # the module's own settings (its extra_repr), e.g. "3, 64, kernel_size=(7, 7)"
     children: list[LayerRow] = field(default_factory=list, repr=False)
     note: str | None = None  # why a row has no output shape, or what it is (a parameter)
+    # The receptive field of the module's output, when asked (cvzoo.receptive): [height, width] each.
+    receptive_field: list[int] | None = None  # input pixels one output sees
+    rf_stride: list[int | float] | None = None  # input pixels from one output to the next
+    rf_offset: list[int | float] | None = None  # where the first output's field is centred
+    rf_context: bool = False  # the field's layer also sees the whole input, through pooled values
+    rf_global: bool = False  # no field: every output sees all of the input (global pooling, attention)
+
+
+RF_FIELDS = ("receptive_field", "rf_stride", "rf_offset", "rf_context", "rf_global")
 
 
 PARAMETER = "Parameter"  # the type of a row standing for a parameter a module holds itself
@@ -74,7 +85,10 @@ class ModelStats:
 
 
 def collect(
-    built: BuiltModel, requested_input: Sequence[int] | None = None, count_macs: bool = True
+    built: BuiltModel,
+    requested_input: Sequence[int] | None = None,
+    count_macs: bool = True,
+    receptive_field: bool = False,
 ) -> ModelStats:
     """Count ``built``'s parameters and (with ``count_macs``) MACs and shapes, per module.
 
@@ -82,6 +96,7 @@ def collect(
         built: a model from the registry, on meta.
         requested_input: ``--input-size`` as parsed; None for the weights' own size.
         count_macs: run one forward pass; without it only parameters are counted (instant).
+        receptive_field: also follow each layer's receptive field through that pass.
     """
     notes = []
     model = built.model
@@ -106,7 +121,7 @@ def collect(
         inputs = example_inputs(built.task, shape, device)
     if built.task is Task.quantized:
         notes.append("quantized models are shown in float form: the same layers, parameters and MACs")
-    stats = walk(model, inputs, shape)
+    stats = walk(model, inputs, shape, receptive_field=receptive_field and count_macs)
     stats.model = built.name
     stats.weights = built.weights_label
     stats.task = built.task.value if built.task else "custom"
@@ -122,11 +137,20 @@ def _on_device(model: nn.Module) -> str:
 
 
 def walk(
-    model: nn.Module, inputs: tuple[Any, ...] | None, shape: Sequence[int], name: str = ""
+    model: nn.Module,
+    inputs: tuple[Any, ...] | None,
+    shape: Sequence[int],
+    name: str = "",
+    receptive_field: bool = False,
 ) -> ModelStats:
-    """Run ``model`` once on ``inputs`` (if any) and gather per-module shapes, parameters and MACs."""
+    """Run ``model`` once on ``inputs`` (if any) and gather per-module shapes, parameters and MACs.
+
+    With ``receptive_field``, each module's receptive field too (the same pass, followed by
+    :class:`cvzoo.receptive.Tracker`): rows get their ``receptive_field``, ``rf_stride``...
+    """
     modules = dict(model.named_modules())
-    counter, shapes, activation = _run_once(model, modules, inputs, shape)
+    fields: dict[str, Any] | None = {} if receptive_field and inputs is not None else None
+    counter, shapes, activation, unknown = _run_once(model, modules, inputs, shape, fields)
     root_name = type(model).__name__
     per_module = counter.get_flop_counts()
     by_op = {str(op).replace("aten.", ""): n // 2 for op, n in per_module.get("Global", {}).items()}
@@ -135,6 +159,8 @@ def walk(
         for path in modules
     }
     root = _tree(model, modules, shapes, macs)
+    if fields is not None:
+        _add_fields(root, fields)
 
     params = {id(p): p for p in model.parameters()}.values()
     buffers = {id(b): b for b in model.buffers()}.values()
@@ -160,15 +186,24 @@ def walk(
         file_size_mib=None,
         by_type=dict(by_type.most_common()),
         macs_by_op=dict(sorted(by_op.items(), key=lambda kv: -kv[1])),
+        notes=[
+            f"receptive fields are global from {op} on: {reason}" for op, reason in (unknown or {}).items()
+        ],
     )
 
 
 def _run_once(
-    model: nn.Module, modules: dict[str, nn.Module], inputs: tuple[Any, ...] | None, shape: Sequence[int]
-) -> tuple[FlopCounterMode, dict[str, Any], int]:
+    model: nn.Module,
+    modules: dict[str, nn.Module],
+    inputs: tuple[Any, ...] | None,
+    shape: Sequence[int],
+    fields: dict[str, Any] | None = None,
+) -> tuple[FlopCounterMode, dict[str, Any], int, dict[str, str] | None]:
     """One forward pass under the FLOP counter, recording each module's output shape.
 
-    Returns the counter, the output shapes by module path, and the bytes of all leaf outputs.
+    With ``fields`` (a dict to fill), each module's receptive field is followed and recorded too.
+    Returns the counter, the output shapes by module path, the bytes of all leaf outputs, and the
+    operators after which fields could not be followed (None when not followed).
     """
     import torch
     from torch.utils.flop_counter import FlopCounterMode
@@ -178,11 +213,17 @@ def _run_once(
     hooks = []
     for path, module in modules.items():
         leaf = next(module.children(), None) is None
-        hooks.append(module.register_forward_hook(_recorder(path, leaf, shapes, activation)))
+        hooks.append(module.register_forward_hook(_recorder(path, leaf, shapes, activation, fields)))
     counter = FlopCounterMode(display=False, depth=None)  # type: ignore[arg-type]  # None: all depths
+    tracker: Any = contextlib.nullcontext()
+    if fields is not None:
+        from cvzoo import receptive
+
+        receptive.seed(inputs)
+        tracker = receptive.Tracker()
     try:
         if inputs is not None:
-            with torch.no_grad(), counter, warnings.catch_warnings():
+            with torch.no_grad(), counter, tracker, warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 model(*inputs)
     except Exception as exc:  # whatever the model raised, the user needs its first line
@@ -192,16 +233,43 @@ def _run_once(
     finally:
         for hook in hooks:
             hook.remove()
-    return counter, shapes, activation[0]
+    return counter, shapes, activation[0], getattr(tracker, "unknown", None)
 
 
-def _recorder(path: str, leaf: bool, shapes: dict[str, Any], activation: list[int]) -> Any:
+def _recorder(
+    path: str, leaf: bool, shapes: dict[str, Any], activation: list[int], fields: dict[str, Any] | None
+) -> Any:
     def hook(module: nn.Module, args: Any, output: Any) -> None:
         shapes.setdefault(path, _shape_of(output) if _has_tensor(output) else _Returns(output))
         if leaf:
             activation[0] += _bytes_of(output)
+        if fields is not None and path not in fields:
+            from cvzoo import receptive
+
+            fields[path] = receptive.reach(receptive.of(output))  # now: a later in-place op may change it
 
     return hook
+
+
+def _add_fields(row: LayerRow, fields: dict[str, Any]) -> None:
+    """Fill each row's receptive field from what its module output (rows of parameters get none)."""
+    from cvzoo.fields import Reach, Whole
+
+    if row.type != PARAMETER:
+        found = fields.get(row.name)
+        if isinstance(found, Reach):
+            row.receptive_field = list(found.size)
+            row.rf_stride = [_number(v) for v in found.stride]
+            row.rf_offset = [_number(v) for v in found.offset]
+            row.rf_context = found.context
+        row.rf_global = isinstance(found, Whole)
+    for child in row.children:
+        _add_fields(child, fields)
+
+
+def _number(value: Fraction) -> int | float:
+    """A stride or offset as JSON keeps it: an int when whole (most are), else a float (15.5)."""
+    return int(value) if value.denominator == 1 else float(value)
 
 
 def _shape_of(output: Any) -> Any:
@@ -309,7 +377,8 @@ def collapse(row: LayerRow) -> LayerRow:
     """Fold runs of identical, consecutively numbered siblings into one row ("layer3.1-35").
 
     Identical means the same type and settings, parameters, MACs, output shape and insides. A folded row's
-    insides are those of its first member and are not listed: ``--no-collapse`` shows them.
+    insides are those of its first member and are not listed: ``--no-collapse`` shows them. Its
+    receptive field is its last member's: what the run outputs (each member's field is larger).
     """
     children: list[LayerRow] = []
     signatures: list[tuple[Any, ...]] = []
@@ -325,6 +394,7 @@ def collapse(row: LayerRow) -> LayerRow:
                 macs=group.macs + child.macs,
                 count=group.count + 1,
                 children=[],
+                **{f: getattr(child, f) for f in RF_FIELDS},  # the run's output is its last member's
             )
         else:
             children.append(collapse(child))

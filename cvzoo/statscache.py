@@ -1,7 +1,7 @@
 """Counted models, kept: a repeat of ``summary``, ``params`` or ``flops`` answers without torch.
 
 A count depends only on what was asked (the model, its weights' architecture, the input size,
-the keyword arguments, whether MACs were counted) and on the code that counts (torch,
+the keyword arguments, whether MACs and receptive fields were counted) and on the code that counts (torch,
 torchvision, and cvzoo's own counting modules). All of that makes the key; the entry is the
 :class:`~cvzoo.stats.ModelStats` as JSON in cvzoo's cache folder, written atomically, so that
 concurrent writers each leave a whole file and a damaged one is simply counted again. A user's
@@ -23,9 +23,12 @@ from cvzoo import __version__, cache
 from cvzoo.stats import LayerRow, ModelStats
 from cvzoo.usermodel import USER_MODEL
 
-SCHEMA = 1  # bump when ModelStats' fields change, so old entries are never misread
+SCHEMA = 2  # bump when ModelStats' fields change, so old entries are never misread (2: receptive fields)
 # The modules whose code decides what a count holds: a change to any of them is a new key.
-COUNTING_MODULES = ("stats.py", "inputs.py", "builders.py", "registry.py", "usermodel.py", "weights.py")
+COUNTING_MODULES = (
+    *("stats.py", "inputs.py", "builders.py", "registry.py", "usermodel.py", "weights.py"),
+    *("receptive.py", "operators.py", "fields.py"),
+)
 
 
 def key(
@@ -34,6 +37,7 @@ def key(
     requested_input: Sequence[int] | None,
     kwargs: dict[str, Any],
     count_macs: bool,
+    receptive_field: bool = False,
 ) -> str | None:
     """The cache key of a count, or None when it can't be cached (a user file that can't be read)."""
     if USER_MODEL.match(model):
@@ -49,6 +53,7 @@ def key(
         "input": list(requested_input) if requested_input else None,
         "kwargs": repr(sorted(kwargs.items())),
         "macs": count_macs,
+        "receptive_field": receptive_field,
         "code": _code_versions(),
     }
     return hashlib.sha256(json.dumps(asked, sort_keys=True).encode("utf-8")).hexdigest()[:32]

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from cvzoo.cli.app import emit, load_catalog
+from cvzoo.cli.app import emit, err, load_catalog
 from cvzoo.cli.options import (
     CollapseOpt,
     DepthOpt,
@@ -14,6 +14,7 @@ from cvzoo.cli.options import (
     KwargOpt,
     ModelArg,
     NoCacheOpt,
+    ReceptiveFieldOpt,
     TableJsonOpt,
     WeightsOpt,
 )
@@ -30,6 +31,7 @@ def _count(
     kwargs: list[str] | None,
     no_cache: bool,
     macs: bool = True,
+    receptive_field: bool = False,
 ) -> ModelStats:
     """Count ``model`` as the command line asked (nothing downloaded, nothing allocated), or recall it."""
     from cvzoo import inputs, reports, usermodel
@@ -37,8 +39,32 @@ def _count(
     requested = inputs.parse_input_size(input_size) if input_size else None
     parsed = usermodel.parse_kwargs(kwargs or [])
     return reports.count(
-        model, weights, requested, parsed, count_macs=macs, catalog=load_catalog, use_cache=not no_cache
+        model,
+        weights,
+        requested,
+        parsed,
+        count_macs=macs,
+        catalog=load_catalog,
+        use_cache=not no_cache,
+        receptive_field=receptive_field,
     )
+
+
+def _checkpoint(model: str, depth: int, fmt: TableJson) -> bool:
+    """``summary FILE`` and ``params FILE`` for a checkpoint: its tensors and what it fits."""
+    from pathlib import Path
+
+    from cvzoo import checkpoints
+    from cvzoo.render.checkpoint import checkpoint_view
+
+    if not checkpoints.is_checkpoint(model):
+        return False
+    label = "Matching its shapes with the zoo's architectures (once per torchvision version)..."
+    report = checkpoints.describe(
+        Path(model).expanduser(), load_catalog(), on_build=lambda: err.status(label)
+    )
+    emit(report, fmt, checkpoint_view(depth))
+    return True
 
 
 def summary(
@@ -48,6 +74,7 @@ def summary(
     depth: DepthOpt = 2,
     collapse: CollapseOpt = True,
     kwarg: KwargOpt = None,
+    receptive_field: ReceptiveFieldOpt = False,
     no_cache: NoCacheOpt = False,
     fmt: TableJsonOpt = TableJson.table,
 ) -> None:
@@ -55,8 +82,10 @@ def summary(
     from cvzoo import reports
     from cvzoo.render.layers import SUMMARY
 
-    counted = _count(model, weights, input_size, kwarg, no_cache)
-    emit(reports.summary(counted, depth, collapse), fmt, SUMMARY)
+    if _checkpoint(model, depth, fmt):
+        return
+    counted = _count(model, weights, input_size, kwarg, no_cache, receptive_field=receptive_field)
+    emit(reports.summary(counted, depth, collapse, receptive_field), fmt, SUMMARY)
 
 
 def params(
@@ -75,6 +104,8 @@ def params(
     from cvzoo import reports
     from cvzoo.render.layers import params_view
 
+    if _checkpoint(model, depth, fmt):
+        return
     counted = _count(model, weights, None, kwarg, no_cache, macs=False)
     emit(reports.params(counted, depth, collapse), fmt, params_view(by_type))
 

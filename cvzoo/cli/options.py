@@ -69,6 +69,13 @@ CollapseOpt = Annotated[
 NoCacheOpt = Annotated[
     bool, typer.Option("--no-cache", help="Count again instead of answering from an earlier count.")
 ]
+ReceptiveFieldOpt = Annotated[
+    bool,
+    typer.Option(
+        "--receptive-field",
+        help="Add each layer's receptive field: its size, stride and offset in input pixels.",
+    ),
+]
 DeviceOpt = Annotated[str | None, typer.Option("--device", help="cpu, cuda, cuda:N or mps.")]
 PrecisionOpt = Annotated[Precision, typer.Option("--precision", help="Number format.")]
 TableJsonOpt = Annotated[TableJson, typer.Option("--format", "-f", help="Output format.")]

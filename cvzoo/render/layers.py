@@ -4,6 +4,10 @@ The tree fits the terminal it is printed in, giving way in this order: parameter
 switch to units (``115.6M``, ``17.56G``), output shapes lose their brackets (``1x768``), the
 Type column goes, then the Output shape column; only then do module names fold onto a second
 line. Numbers are never cut. A line on stderr says what was hidden; piped output is whole.
+
+``summary --receptive-field`` adds three columns: the field (``435x435``), its stride and its
+offset, which switch to one number where height and width agree (most layers); the RF offset
+goes after the Type column and before the Output shape column, the field and its stride never.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from cvzoo.render.numbers import (
     human_bytes,
     human_count,
     human_macs,
+    hw,
     shape_text,
     share,
 )
@@ -30,6 +35,12 @@ from cvzoo.render.tables import Column, facts_table, fit_columns, records_table,
 from cvzoo.reports import FlopsReport, ParamsReport, Summary, TreeRow
 
 NUMBERS = ("shape", "params", "macs")
+CONTEXT_MARK = "*"  # after a field whose layer also sees the whole image through pooled values
+CONTEXT_NOTE = (
+    f"RF{CONTEXT_MARK}: the layer also sees the whole image through values pooled over all of it"
+    " (squeeze-and-excitation gates, normalisation statistics, image pooling); the field is that"
+    " of its path through the image"
+)
 
 
 def _label(row: TreeRow, root: str) -> str:
@@ -50,9 +61,41 @@ def _shape(row: Any, compact: bool) -> str:
     return compact_shape(row.output_shape) if compact else shape_text(row.output_shape)
 
 
+def _field(row: Any, key: str, compact: bool) -> str:
+    """A row's receptive field (``key`` = "receptive_field"), stride or offset as a cell."""
+    values = getattr(row, key, None)
+    if values is None:
+        return "global" if key == "receptive_field" and getattr(row, "rf_global", False) else "-"
+    text = hw(values, compact, sep="," if key == "rf_offset" else "x")
+    return text + CONTEXT_MARK if key == "receptive_field" and row.rf_context else text
+
+
+def _field_columns() -> list[Column]:
+    return [
+        Column(
+            "RF",
+            lambda p: _field(p[1], "receptive_field", False),
+            compact=lambda p: _field(p[1], "receptive_field", True),
+        ),
+        Column(
+            "RF stride",
+            lambda p: _field(p[1], "rf_stride", False),
+            compact=lambda p: _field(p[1], "rf_stride", True),
+            compact_header="Stride",
+        ),
+        Column(
+            "RF offset",
+            lambda p: _field(p[1], "rf_offset", False),
+            compact=lambda p: _field(p[1], "rf_offset", True),
+            compact_header="Offset",
+            drop=2,
+        ),
+    ]
+
+
 def tree_columns(numbers: Sequence[str]) -> list[Column]:
-    """Type, then the ``numbers`` columns (of shape, params, macs) the rows carry."""
-    columns = [Column("Type", lambda p: p[1].type, "left", drop=2)]
+    """Type, then the ``numbers`` columns (of shape, params, macs, rf) the rows carry."""
+    columns = [Column("Type", lambda p: p[1].type, "left", drop=3 if "rf" in numbers else 2)]
     if "shape" in numbers:
         columns.append(
             Column(
@@ -81,6 +124,8 @@ def tree_columns(numbers: Sequence[str]) -> list[Column]:
                 compact=lambda p: compact_macs(p[1].macs) if p[1].macs else "-",
             )
         )
+    if "rf" in numbers:
+        columns.extend(_field_columns())
     return columns
 
 
@@ -117,8 +162,10 @@ def summary_table(report: Summary, surface: Surface) -> Display:
         ("Activation memory", f"{human_bytes(report.activation_bytes)} (layer outputs of one forward pass)"),
         ("Weights file", f"{report.file_size_mib:,.1f} MiB" if report.file_size_mib is not None else "-"),
     ]
-    tree, hidden = tree_table(report.layers, _root(report.model), surface.width)
-    return Display(Group(tree, Text(""), facts_table(facts)), [*hidden, *report.notes])
+    numbers = (*NUMBERS, "rf") if report.receptive_field else NUMBERS
+    tree, hidden = tree_table(report.layers, _root(report.model), surface.width, numbers)
+    context = [CONTEXT_NOTE] if any(getattr(r, "rf_context", False) for r in report.layers) else []
+    return Display(Group(tree, Text(""), facts_table(facts)), [*hidden, *report.notes, *context])
 
 
 def _share_table(headers: tuple[str, str], counts: dict[str, int], whole: int, fmt: Any) -> Table:

@@ -87,6 +87,15 @@ def human_size(size: Sequence[int] | None) -> str:
     return "x".join(str(s) for s in size)
 
 
+def hw(values: Sequence[float], compact: bool = False, sep: str = "x") -> str:
+    """A height-width pair: [435, 435] -> '435x435', or '435' when ``compact`` and both are equal.
+
+    Fractions keep two decimals: [15.5, 33.28] -> '15.5x33.28', 1/3 -> '0.33'.
+    """
+    texts = [str(int(v)) if float(v).is_integer() else str(round(v, 2)) for v in values]
+    return texts[0] if compact and len(set(texts)) == 1 else sep.join(texts)
+
+
 def dims(shape: Sequence[int]) -> str:
     """[1, 3, 224, 224] -> '1x3x224x224'."""
     return "x".join(str(d) for d in shape) if shape else MISSING
