@@ -20,10 +20,11 @@ from typer.testing import CliRunner
 
 from cvzoo.catalog import SortKey, Task
 from cvzoo.cli import app
+from cvzoo.cli.trying import Engine, RayFormat
 from cvzoo.infer import Preprocess
 from cvzoo.plot import XAxis, YAxis
-from cvzoo.render import ListFormat, TableJson, TableJsonCsv
-from cvzoo.runtime import Precision
+from cvzoo.render import GraphFormat, InferFormat, ListFormat, TableJson, TableJsonCsv
+from cvzoo.runtime import Compile, Precision
 
 runner = CliRunner()
 # click as typer builds it (typer 0.26-0.28 vendor their own click: no `import click` here)
@@ -62,8 +63,11 @@ ENUMS = {
     "x": XAxis,
     "y": YAxis,
     "preprocess": Preprocess,
+    "engine": Engine,
+    "ray_format": RayFormat,
+    "compile_": Compile,
 }
-FORMATS = {ListFormat, TableJson, TableJsonCsv}
+FORMATS = {ListFormat, TableJson, TableJsonCsv, GraphFormat, InferFormat}
 CHOICE_PARAMS = [
     (command, p.name)
     for command, cmd in COMMANDS.items()
@@ -130,6 +134,7 @@ def cheap_invocation(command: str, image: Path) -> list[str] | None:
         "summary": ["resnet18", "-d", "1"],
         "params": ["resnet18", "-d", "1"],
         "flops": ["resnet18", "-d", "1"],
+        "graph": ["resnet18", "-d", "1"],
         "info": ["resnet18"],
         "compare": ["resnet18", "alexnet"],
         "bench": ["squeezenet1_1", "-b", "1", "--iters", "1", "--warmup", "0"],
@@ -157,6 +162,8 @@ def test_every_format_of_every_command(warm_cache, planted, image, command, fmt)
     assert out.strip(), "no output"
     if fmt == "json":
         assert json.loads(out)
+    elif fmt == "jsonl":  # a JSON document per line
+        assert all(json.loads(line) for line in out.splitlines())
     elif fmt == "csv":
         rows = list(csv.reader(io.StringIO(out)))
         assert len(rows) >= 2 and all(len(r) == len(rows[0]) for r in rows), out
@@ -164,6 +171,11 @@ def test_every_format_of_every_command(warm_cache, planted, image, command, fmt)
         assert out.startswith("| ")
     elif fmt == "table":
         assert not out.lstrip().startswith(("[", "{", "| "))
+    elif fmt in ("svg", "html", "dot", "mermaid"):  # graph's text formats, on stdout without --out
+        head = {"svg": "<svg", "html": "<!DOCTYPE html>", "dot": "digraph", "mermaid": "flowchart"}[fmt]
+        assert out.startswith(head), out[:200]
+    elif fmt == "png":  # bytes, to a pipe
+        assert result.stdout_bytes.startswith(b"\x89PNG\r\n\x1a\n")
     else:
         pytest.fail(f"format {fmt} is new: say here what its output must look like")
 

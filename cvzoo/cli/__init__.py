@@ -1,8 +1,8 @@
 """The command line: parse options, call the core, emit the result in the chosen format.
 
 Each command is a thin function in the module named for what it does (:mod:`.zoo`,
-:mod:`.inspection`, :mod:`.trying`, :mod:`.speed`); :mod:`.app` holds the Typer application,
-its error boundary and the output; :mod:`.options` the options several commands share.
+:mod:`.inspection`, :mod:`.wiring`, :mod:`.trying`, :mod:`.speed`); :mod:`.app` holds the Typer
+application, its error boundary and the output; :mod:`.options` the options several commands share.
 Torch is imported only by the commands that build a model, never for ``list``, ``info``,
 completion or ``--help``: the core is imported inside the commands that need it.
 """
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import sys
 
-from cvzoo.cli import inspection, speed, trying, zoo
+from cvzoo.cli import inspection, speed, trying, wiring, zoo
 from cvzoo.cli.app import app, reader_gone
 
 # Registered here, in the order ``cvzoo --help`` lists them.
@@ -20,6 +20,7 @@ for _name, _command in (
     ("summary", inspection.summary),
     ("params", inspection.params),
     ("flops", inspection.flops),
+    ("graph", wiring.graph),
     ("infer", trying.infer),
     ("bench", speed.bench),
     ("compare", speed.compare),

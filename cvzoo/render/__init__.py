@@ -11,7 +11,10 @@ back.
 - :mod:`~cvzoo.render.data`: JSON and CSV from dataclasses
 - views: :mod:`~cvzoo.render.zoo` (list), :mod:`~cvzoo.render.layers` (summary, params,
   flops), :mod:`~cvzoo.render.card` (info), :mod:`~cvzoo.render.predictions` (infer),
-  :mod:`~cvzoo.render.speed` (bench, compare), :mod:`~cvzoo.render.chart` (plot)
+  :mod:`~cvzoo.render.speed` (bench, compare), :mod:`~cvzoo.render.chart` (plot),
+  :mod:`~cvzoo.render.graph` (graph: DOT, Mermaid, JSON, and through :mod:`~cvzoo.render.diagram`,
+  :mod:`~cvzoo.render.layout`, :mod:`~cvzoo.render.paint` and :mod:`~cvzoo.render.page` its SVG,
+  PNG and HTML)
 - :mod:`~cvzoo.render.progress`: progress bars on stderr
 """
 
@@ -24,7 +27,7 @@ from typing import Any, Generic, TypeVar
 
 from rich.console import RenderableType
 
-from cvzoo.render.data import to_json
+from cvzoo.render.data import json_line, to_json, to_jsonable
 
 R = TypeVar("R")
 
@@ -39,17 +42,37 @@ class ListFormat(str, Enum):
 
 
 class TableJsonCsv(str, Enum):
-    """``--format`` of infer, bench and compare."""
+    """``--format`` of bench and compare."""
 
     table = "table"
     json = "json"
     csv = "csv"
 
 
+class InferFormat(str, Enum):
+    """``cvzoo infer --format``: JSON Lines streams a result per input as it is made."""
+
+    table = "table"
+    json = "json"
+    csv = "csv"
+    jsonl = "jsonl"
+
+
 class TableJson(str, Enum):
     """``--format`` of summary, params, flops and info."""
 
     table = "table"
+    json = "json"
+
+
+class GraphFormat(str, Enum):
+    """``cvzoo graph --format``: pictures (svg, png), a page (html), text (dot, mermaid, json)."""
+
+    svg = "svg"
+    png = "png"
+    html = "html"
+    dot = "dot"
+    mermaid = "mermaid"
     json = "json"
 
 
@@ -87,6 +110,9 @@ def output(result: R, fmt: Enum, view: View[R], surface: Surface | None = None) 
     kind = fmt.value
     if kind == "json":
         return to_json(view.json(result) if view.json else result)
+    if kind == "jsonl":  # a line of compact JSON per record
+        data = to_jsonable(view.json(result) if view.json else result)
+        return "".join(json_line(record) for record in (data if isinstance(data, list) else [data]))
     if kind == "csv" and view.csv:
         return view.csv(result)
     if kind == "markdown" and view.markdown:

@@ -38,6 +38,11 @@ def to_json(value: Any) -> str:
     return json.dumps(to_jsonable(value), indent=2, ensure_ascii=False) + "\n"
 
 
+def json_line(value: Any) -> str:
+    """``value`` as one line of compact JSON, ending in a newline (a JSON Lines record)."""
+    return json.dumps(to_jsonable(value), ensure_ascii=False, separators=(",", ":")) + "\n"
+
+
 def to_csv(rows: Sequence[Any]) -> str:
     """One line per record, with every record's keys as columns; lists as 'AxB', objects as JSON."""
     records = [to_jsonable(r) for r in rows]
