@@ -1,9 +1,16 @@
 """Inference: `cvzoo infer` on a folder of JPEGs against the hand-written loop, in one run.
 
 The anchor is what a user would otherwise write: PIL, the weights' transforms, one image at a
-time, fp32. Both run resnet50 with the same (randomly initialised) weights planted in a
-temporary TORCH_HOME, on the same 96 JPEGs of 500x375, each as a fresh process.
-Run: python benchmarks/infer.py [--images 96] [--runs 1]
+time, fp32. Every case runs resnet50 with the same (randomly initialised) weights planted in a
+temporary TORCH_HOME, each as a fresh process, on JPEGs of 500x375:
+
+- steady state: images per second once the model is loaded, from a run on all the images and a
+  run on the first 16 (the difference is the time of the other images alone);
+- the whole command on 96 images, start-up and model load included, as a user times it.
+
+`--compile always` is timed with torch's compile cache warm (one untimed run first); the first
+compilation's time is measured apart, with an empty cache.
+Run: python benchmarks/infer.py [--images 480] [--runs 1]
 """
 
 from __future__ import annotations
@@ -27,13 +34,12 @@ from torchvision.models import get_model, get_model_weights
 weights = get_model_weights(sys.argv[1]).DEFAULT
 model = get_model(sys.argv[1], weights=weights).eval()
 preprocess = weights.transforms()
-start = time.perf_counter()
 with torch.no_grad():
     for path in sorted(Path(sys.argv[2]).glob("*.jpg")):
         x = preprocess(Image.open(path).convert("RGB")).unsqueeze(0)
         probabilities = torch.softmax(model(x), dim=1)
         top = probabilities.topk(5)
-print(time.perf_counter() - start)
+        print(path, top.indices.tolist())
 """
 
 PLANT = """\
@@ -47,86 +53,97 @@ torch.save(get_model(sys.argv[1], weights=None).state_dict(), path)
 """
 
 
-def make_images(folder: Path, count: int) -> None:
+def make_images(folder: Path, count: int, size: tuple[int, int] = (500, 375)) -> None:
+    """``count`` smooth random JPEGs (photo-like to the codec), different per index."""
     import numpy as np
     from PIL import Image
 
+    folder.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(0)
     for i in range(count):
         small = rng.integers(0, 256, (12, 16, 3), dtype=np.uint8)
-        Image.fromarray(small).resize((500, 375), Image.BICUBIC).save(folder / f"img{i:03d}.jpg", quality=90)
+        Image.fromarray(small).resize(size, Image.BICUBIC).save(folder / f"img{i:05d}.jpg", quality=90)
 
 
-def wall(argv: list[str], env: dict[str, str]) -> tuple[float, str]:
+def first(folder: Path, source: Path, count: int) -> Path:
+    """A folder of links to the first ``count`` images of ``source``."""
+    folder.mkdir()
+    for path in sorted(source.glob("*.jpg"))[:count]:
+        (folder / path.name).symlink_to(path)
+    return folder
+
+
+def wall(argv: list[str], env: dict[str, str]) -> float:
     start = time.perf_counter()
     proc = subprocess.run(argv, capture_output=True, text=True, env=env)
     seconds = time.perf_counter() - start
     if proc.returncode != 0:
         raise RuntimeError(f"{argv} failed: {proc.stderr[-2000:]}")
-    return seconds, proc.stdout
+    return seconds
 
 
-def run(runs: int = 1, count: int = 96) -> str:
+def run(runs: int = 1, count: int = 480) -> str:
     with tempfile.TemporaryDirectory() as tmp:
-        folder = Path(tmp) / "images"
-        folder.mkdir()
-        make_images(folder, count)
-        env = {**os.environ, "TORCH_HOME": str(Path(tmp) / "torch")}
+        root = Path(tmp)
+        make_images(root / "all", count)
+        few, whole = first(root / "few", root / "all", 16), first(root / "whole", root / "all", 96)
+        env = {**os.environ, "TORCH_HOME": str(root / "torch"), "CVZOO_CACHE_DIR": str(root / "cache")}
         subprocess.run([PYTHON, "-c", PLANT, MODEL], env=env, check=True)
-        subprocess.run([PYTHON, "-m", "cvzoo", "list"], env=env, capture_output=True, check=True)
-        cvzoo = [PYTHON, "-m", "cvzoo", "infer", MODEL, str(folder), "--format", "json"]
+        cvzoo = [PYTHON, "-m", "cvzoo", "infer", MODEL, "FOLDER", "--format", "jsonl", "--compile", "never"]
         cases = {
             "hand-written loop (PIL, transforms, batch 1, fp32)": [
                 PYTHON,
                 "-c",
                 HAND_WRITTEN,
                 MODEL,
-                str(folder),
+                "FOLDER",
             ],
             "cvzoo infer (default: batch 16, BatchNorm folded, channels_last, fp32)": cvzoo,
+            "cvzoo infer --batch-size 8": [*cvzoo, "--batch-size", "8"],
             "cvzoo infer --precision bf16": [*cvzoo, "--precision", "bf16"],
+            "cvzoo infer --precision bf16 --compile always": [*cvzoo[:-1], "always", "--precision", "bf16"],
         }
-        # The same commands on the first 16 images: the difference is the time of the other
-        # images alone, start-up and model load cancelling out (the steady-state throughput).
-        few = Path(tmp) / "few"
-        few.mkdir()
-        for path in sorted(folder.glob("*.jpg"))[:16]:
-            (few / path.name).symlink_to(path)
+        compiling = cases["cvzoo infer --precision bf16 --compile always"]
+        first_compile = wall([a if a != "FOLDER" else str(few) for a in compiling], env)
         rows = []
         for label, argv in cases.items():
-            full = median([wall(argv, env)[0] for _ in range(runs)])
-            short = median(
-                [wall([a if a != str(folder) else str(few) for a in argv], env)[0] for _ in range(runs)]
-            )
-            rows.append((label, full, (count - 16) / max(full - short, 1e-9)))
-    anchor = rows[0][1]
+
+            def timed(folder: Path, argv: list[str] = argv) -> float:
+                return median(
+                    [wall([a if a != "FOLDER" else str(folder) for a in argv], env) for _ in range(runs)]
+                )
+
+            full, short, small = timed(root / "all"), timed(few), timed(whole)
+            rows.append((label, small, (count - 16) / max(full - short, 1e-9)))
+        warm_compile = wall([a if a != "FOLDER" else str(few) for a in compiling], env)
+        plain = wall([a if a != "FOLDER" else str(few) for a in cases["cvzoo infer --precision bf16"]], env)
+    anchor_seconds, anchor_rate = rows[0][1], rows[0][2]
     lines = [
         "## infer: cvzoo against the hand-written loop",
         "",
-        f"`python benchmarks/infer.py --images {count} --runs {runs}`: {MODEL}, {count} JPEGs of 500x375,"
-        " wall time of each whole command (start-up, model load, decode, inference), median of"
-        f" {runs} run(s).",
+        f"`python benchmarks/infer.py --images {count} --runs {runs}`: {MODEL}, JPEGs of 500x375, each"
+        f" command a fresh process, median of {runs} run(s). Steady: images per second once the model is"
+        f" loaded, ({count} - 16) images over the difference between a run on all {count} and a run on"
+        " the first 16. Whole command: wall time on 96 images, start-up and model load included.",
         "",
-        "| command | whole command, s | speed-up | steady images/s | speed-up |",
+        "| command | steady images/s | speed-up | whole command on 96, s | speed-up |",
         "|---|---:|---:|---:|---:|",
     ]
-    anchor_rate = rows[0][2]
     for label, seconds, rate in rows:
-        lines.append(
-            f"| {label} | {seconds:.1f} | {anchor / seconds:.2f}x | {rate:.1f} | {rate / anchor_rate:.2f}x |"
-        )
-    lines.append("")
-    lines.append(
-        f"Steady images/s: ({count} - 16) images over the difference between a run on all {count} and a"
-        " run on the first 16, so that start-up (about as long for both: importing torch and"
-        " torchvision) and model loading cancel out."
-    )
+        speedups = f"{rate / anchor_rate:.2f}x | {seconds:.1f} | {anchor_seconds / seconds:.2f}x"
+        lines.append(f"| {label} | {rate:.1f} | {speedups} |")
+    lines += [
+        "",
+        f"`--compile always` on 16 images: {first_compile:.1f} s with an empty compile cache,"
+        f" {warm_compile:.1f} s with it warm, against {plain:.1f} s without compiling (bf16). The"
+        " compiled rows above are timed warm.",
+    ]
     return "\n".join(lines) + "\n"
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--images", type=int, default=96)
+    parser.add_argument("--images", type=int, default=480)
     parser.add_argument("--runs", type=int, default=1)
     args = parser.parse_args()
     print(f"Machine: {machine()}\n")

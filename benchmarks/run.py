@@ -15,7 +15,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 
 import bench  # noqa: E402
+import graph  # noqa: E402
 import infer  # noqa: E402
+import infer_memory  # noqa: E402
+import ray_engine  # noqa: E402
+import receptive_field  # noqa: E402
 import repeat  # noqa: E402
 import startup  # noqa: E402
 import summary  # noqa: E402
@@ -29,7 +33,17 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="Fewer repetitions, for a smoke run.")
     args = parser.parse_args()
     runs = 3 if args.quick else 9
-    sections = [startup.run(runs), repeat.run(runs), summary.run(min(runs, 3)), infer.run(1), bench.run()]
+    sections = [
+        startup.run(runs),
+        repeat.run(runs),
+        summary.run(min(runs, 3)),
+        receptive_field.run(min(runs, 3)),
+        graph.run(min(runs, 5)),
+        infer.run(1),
+        infer_memory.run(),
+        ray_engine.run(),
+        bench.run(),
+    ]
     text = "\n".join(
         [
             "# Benchmark results",

@@ -18,7 +18,7 @@ from cvzoo import inputs, registry, stats
 from cvzoo.catalog import Task
 from cvzoo.errors import UsageError, first_line
 from cvzoo.registry import BuiltModel, WeightsKind
-from cvzoo.runtime import Precision, Prepared, choose_device, prepare
+from cvzoo.runtime import Precision, Prepared, choose_device, compiled, prepare
 
 if TYPE_CHECKING:
     import torch
@@ -151,15 +151,13 @@ def _ready(
     pretrained: bool,
 ) -> Prepared:
     """The model to time, with real tensors, prepared as ``cvzoo infer`` runs it."""
-    import torch
-
     int8 = built.task is Task.quantized and pretrained
     target = choose_device(str(device) if device else None, int8, built.name)
     weights_chosen = built.weights is not None and built.weights.kind is not WeightsKind.random
     model = registry.load(built, target, random_init=not (pretrained and weights_chosen))
     ready = prepare(model, target, precision, channels_last, int8, video=built.task is Task.video)
     if compile:
-        ready.model = torch.compile(ready.model)  # type: ignore[assignment]
+        ready.model = compiled(ready.model)
     return ready
 
 

@@ -49,6 +49,8 @@ class Node:
     repeat: int = 1  # how many identical blocks the node stands for
     group: str | None = None  # the open module it sits in (a group's id); None at the top
     config: str = ""  # a module's own settings (its extra_repr), as summary keeps them
+    receptive_field: list[int] | None = None  # [h, w] input pixels one output sees; None: global or none
+    rf_stride: list[int | float] | None = None  # [h, w] input pixels from one output to the next
     opens: bool = field(default=False, metadata=TABLE_ONLY)  # it has insides to show (``Graph.insides``)
 
 
@@ -115,7 +117,7 @@ def graph(
     from cvzoo.dataflow import Dataflow
 
     with tracing.recording(built.model) as recorder:
-        counted = stats.collect(built, requested_input)
+        counted = stats.collect(built, requested_input, receptive_field=True)
     flow = Dataflow(recorder.trace(), counted, collapse)
     return flow.view(flow.trace.root, depth, insides)
 

@@ -110,6 +110,8 @@ class Cut:
             macs=share,
             group=group,
             config=row.config if row is not None else "",
+            receptive_field=row.receptive_field if row is not None else None,
+            rf_stride=row.rf_stride if row is not None else None,
             opens=not call.leaf and bool(call.events),
         )
         self._add(node, call.inputs, [call])
@@ -132,6 +134,8 @@ class Cut:
             repeat=row.count,
             group=group,
             config=row.config,
+            receptive_field=row.receptive_field,
+            rf_stride=row.rf_stride,
             opens=not call.leaf and bool(call.events),
         )
         self._add(node, [seq for m in fold.members for seq in m.inputs], fold.members)

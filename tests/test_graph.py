@@ -89,7 +89,7 @@ def test_resnet18_has_a_residual_add_per_basic_block_each_fed_by_two_edges():
 
 def test_resnet18_nodes_carry_summary_numbers():
     graph = graph_json("resnet18", "--no-collapse", "--depth", "3")
-    summary = run("summary", "resnet18", "--no-collapse", "--depth", "3", "--format", "json")
+    summary = run("summary", "resnet18", "--no-collapse", "--depth", "3", "--receptive-field", "-f", "json")
     rows = {r["name"]: r for r in json.loads(summary.stdout)["layers"]}
     modules = [n for n in graph["nodes"] if n["op"] is None]
     assert len(modules) > 40
@@ -98,6 +98,9 @@ def test_resnet18_nodes_carry_summary_numbers():
         assert (node["params"] if ":" not in node["id"] else row["params"]) == row["params"]
         assert node["output_shape"] == row["output_shape"]
         assert node["type"] == row["type"]
+        assert (node["receptive_field"], node["rf_stride"]) == (row["receptive_field"], row["rf_stride"])
+    fields = {n["name"]: n["receptive_field"] for n in modules}
+    assert fields["conv1"] == [7, 7] and fields["fc"] is None  # the stem's kernel; global after pooling
     totals = json.loads(summary.stdout)
     assert sum(n["params"] for n in graph["nodes"]) == totals["total_params"] == graph["params"]
     assert sum(n["macs"] for n in graph["nodes"]) == totals["macs"] == graph["macs"]

@@ -120,6 +120,17 @@ def test_bad_images_fail_alone_and_the_good_ones_still_predict(warm_cache, photo
     assert "4 of 6 inputs failed" in result.stderr and "Traceback" not in result.stderr
 
 
+def test_json_lines_hold_the_json_arrays_objects_one_per_line(warm_cache, photos, tmp_path):
+    plant_weights("mobilenet_v3_small")
+    bad = _bad_files(tmp_path, photos[0])
+    args = ["mobilenet_v3_small", str(photos[0]), str(bad["empty.jpg"]), str(photos[1]), "-b", "2"]
+    lines = run("infer", *args, "-f", "jsonl")
+    array = run("infer", *args, "-f", "json")
+    assert lines.exit_code == array.exit_code == 1
+    assert [json.loads(line) for line in lines.stdout.splitlines()] == json.loads(array.stdout)
+    assert lines.stderr == array.stderr
+
+
 def test_missing_input_is_a_usage_error(warm_cache, tmp_path):
     result = run("infer", "mobilenet_v3_small", str(tmp_path / "nope.jpg"))
     assert result.exit_code == 2 and "does not exist" in result.stderr
@@ -239,3 +250,63 @@ def test_a_folder_is_read_in_natural_order(warm_cache, tmp_path):
         "cat10.jpg",
         "cat33.jpg",
     ]
+
+
+# --- torch.compile -------------------------------------------------------------------------------
+
+
+@pytest.mark.skipif(
+    not any(__import__("shutil").which(c) for c in ("g++", "c++", "clang++")), reason="no C++ compiler"
+)
+def test_a_compiled_model_predicts_as_the_model_as_built(warm_cache, photos, tmp_path):
+    example = Path(__file__).parent.parent / "examples" / "mynet.py"
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("mynet_for_test", example)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    torch.manual_seed(0)
+    net = module.TinyNet()
+    with torch.no_grad():
+        net.head.weight.mul_(40)  # classes well apart: a ranking can't pass on ties
+    torch.save(net.state_dict(), tmp_path / "tiny.pt")
+    args = [f"{example}:TinyNet", *map(str, photos), "--weights", str(tmp_path / "tiny.pt"), "-i", "32"]
+    args += ["-b", "3", "-f", "json"]  # 5 images: the last batch is short
+    eager = run("infer", *args, "--compile", "never")
+    compiled = run("infer", *args, "--compile", "always")
+    assert eager.exit_code == compiled.exit_code == 0, compiled.stderr
+    assert "compiling" in compiled.stderr and "compiling" not in eager.stderr
+    for a, b in zip(json.loads(eager.stdout), json.loads(compiled.stdout), strict=True):
+        assert [p["index"] for p in a["predictions"]] == [p["index"] for p in b["predictions"]]
+        assert [p["probability"] for p in a["predictions"]] == pytest.approx(
+            [p["probability"] for p in b["predictions"]], abs=1e-4
+        )
+        assert len({p["probability"] for p in a["predictions"]}) == 5  # no ties
+
+
+def test_compiling_is_chosen_for_long_runs_and_sooner_once_cached(monkeypatch):
+    from cvzoo import runtime
+    from cvzoo.runtime import Compile, compile_key, compile_pays, remember_compiled
+
+    monkeypatch.setattr(runtime, "_cxx_compiler", lambda key: True)
+    key = compile_key("resnet50", "cpu", runtime.Precision.bf16, 16)
+    assert not compile_pays(Compile.auto, 1000, key)
+    assert compile_pays(Compile.auto, 5000, key)
+    assert not compile_pays(Compile.never, 5000, key)
+    assert compile_pays(Compile.always, 1, key)
+    remember_compiled(key)
+    assert compile_pays(Compile.auto, 1000, key)
+    assert not compile_pays(Compile.auto, 1000, compile_key("resnet50", "cpu", runtime.Precision.fp32, 16))
+
+
+def test_without_a_cxx_compiler_auto_runs_as_built_and_always_says_why(warm_cache, photos, monkeypatch):
+    plant_weights("squeezenet1_1")
+    monkeypatch.setenv("PATH", "")
+    monkeypatch.delenv("CXX", raising=False)
+    from cvzoo import runtime
+
+    monkeypatch.setattr(runtime, "COMPILE_FROM", 1)
+    auto = run("infer", "squeezenet1_1", str(photos[0]), "-f", "json")
+    assert auto.exit_code == 0 and "compiling" not in auto.stderr
+    always = run("infer", "squeezenet1_1", str(photos[0]), "--compile", "always")
+    assert always.exit_code == 2 and "needs a C++ compiler" in always.stderr

@@ -84,7 +84,9 @@ def test_rows_equal_the_local_engines_results(cluster, images, tmp_path, monkeyp
         assert row["error"] == ""
         assert row["labels"] == [p["label"] for p in result["predictions"]]
         assert row["indices"] == [p["index"] for p in result["predictions"]]
-        assert row["probabilities"] == pytest.approx([p["probability"] for p in result["predictions"]], abs=2e-4)
+        assert row["probabilities"] == pytest.approx(
+            [p["probability"] for p in result["predictions"]], abs=2e-4
+        )
 
 
 def test_resume_runs_only_the_images_not_yet_written(cluster, images, tmp_path, monkeypatch):
@@ -125,17 +127,21 @@ def test_a_killed_model_actor_loses_no_image(cluster, tmp_path, monkeypatch):
     for i in range(160):
         photo(i, (64, 48)).save(folder / f"{i:03}.jpg")
     job = on_ray.Job("resnet18", "DEFAULT", top_k=1, batch_size=4, precision="fp32")
+    stale = set(_model_actors())  # earlier jobs' actors, maybe still on their way out
     outcomes: list = []
     worker = threading.Thread(target=lambda: outcomes.append(on_ray.run(job, str(folder), tmp_path / "out")))
     worker.start()
     killed = None
     deadline = time.monotonic() + 60
     while killed is None and worker.is_alive() and time.monotonic() < deadline:
-        actors = _model_actors()
+        actors = [pid for pid in _model_actors() if pid not in stale]
         if actors:
             time.sleep(1.5)  # let it load the weights and take batches
-            os.kill(actors[0], signal.SIGKILL)
-            killed = actors[0]
+            try:
+                os.kill(actors[0], signal.SIGKILL)
+                killed = actors[0]
+            except ProcessLookupError:  # it ended on its own meanwhile: find the job's actor again
+                stale.add(actors[0])
         time.sleep(0.05)
     worker.join(timeout=120)
     assert killed is not None, "the job ended before its model actor could be killed"
@@ -158,11 +164,15 @@ def test_workers_that_cannot_load_the_weights_fail_the_job_in_one_line(cluster, 
 
 def test_the_cli_writes_its_summary_to_stdout_and_nothing_of_rays(cluster, images, tmp_path, monkeypatch):
     monkeypatch.setenv("TORCH_HOME", str(cluster))
-    result = run("infer", "resnet18", str(images), "--engine", "ray", "--out", str(tmp_path / "o"), "-f", "json")
+    result = run(
+        "infer", "resnet18", str(images), "--engine", "ray", "--out", str(tmp_path / "o"), "-f", "json"
+    )
     assert result.exit_code == 1  # one image failed
     summary = json.loads(result.stdout)
     assert (summary["images"], summary["written"], summary["failed"]) == (6, 6, 1)
-    assert result.stderr.strip().splitlines() == [f"1 of 6 images failed: their rows in {tmp_path / 'o'} say why"]
+    assert result.stderr.strip().splitlines() == [
+        f"1 of 6 images failed: their rows in {tmp_path / 'o'} say why"
+    ]
 
 
 @pytest.mark.parametrize(

@@ -20,7 +20,7 @@ from cvzoo.errors import UsageError
 from cvzoo.images import ImageSource
 from cvzoo.infer.results import Canvas, Prediction, Result
 from cvzoo.registry import BuiltModel, WeightsKind
-from cvzoo.runtime import Precision, check_precision, choose_device
+from cvzoo.runtime import Compile, Precision, check_precision, choose_device
 
 if TYPE_CHECKING:
     import torch
@@ -49,6 +49,7 @@ class Options:
     preprocess: Preprocess = Preprocess.imagenet
     input_size: list[int] | None = None  # [H, W] for a user's model
     pictures: bool = False  # keep what pictures are drawn from (--out)
+    compile: Compile = Compile.never  # torch.compile the classifier (the CLI's default is auto)
 
 
 def kind(built: BuiltModel) -> Task:
@@ -106,6 +107,25 @@ def _images_or_clip(item: str, recursive: bool) -> list[ImageSource]:
 def target_device(built: BuiltModel, requested: str | None) -> torch.device:
     """Where ``built`` runs: ``--device``, else the best available; quantized models on the CPU."""
     return choose_device(requested, built.task is Task.quantized, built.name)
+
+
+def with_compile_decided(built: BuiltModel, options: Options, inputs: int, device: Any) -> Options:
+    """``options`` with ``compile`` made ``always`` or ``never`` for this run (``auto`` decided).
+
+    Only classifiers compile (not int8 ones): the other tasks take images of varying sizes.
+
+    Raises:
+        UsageError: ``--compile always`` where torch can't compile (a CPU without a C++ compiler).
+    """
+    from dataclasses import replace
+
+    from cvzoo import runtime
+
+    if kind(built) is not Task.classification or built.task is Task.quantized:
+        return replace(options, compile=Compile.never)
+    key = runtime.compile_key(built.name, device, options.precision, options.batch_size)
+    chosen = runtime.compile_pays(options.compile, inputs, key)
+    return replace(options, compile=Compile.always if chosen else Compile.never)
 
 
 def weights_note(built: BuiltModel) -> str | None:

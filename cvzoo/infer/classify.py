@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
+from cvzoo import runtime
 from cvzoo.catalog import Task
 from cvzoo.images import ImageSource
 from cvzoo.infer import Options, Preprocess, class_names, ranked, weights_of
@@ -67,7 +68,11 @@ def run(
     """Top-k classes for each image, in input order."""
     import torch
 
-    ready = prepare(model, torch.device(device), options.precision, int8=built.task is Task.quantized)
+    int8 = built.task is Task.quantized
+    ready = prepare(model, torch.device(device), options.precision, int8=int8)
+    compiling = options.compile is runtime.Compile.always and not int8
+    if compiling:
+        ready.model = runtime.compiled(ready.model)
     names: list[str] | None = None
     top_k = options.top_k or DEFAULT_TOP_K
     task = Task.classification.value
@@ -77,9 +82,16 @@ def run(
         good = [d for d in batch if d.error is None]
         found: dict[int, list[Prediction]] = {}
         if good:
-            x = ready.layout(torch.stack([d.tensor for d in good]).to(ready.device))
+            x = torch.stack([d.tensor for d in good])
+            if compiling and len(good) < options.batch_size:  # one shape: no second compilation
+                x = torch.cat([x, x.new_zeros(options.batch_size - len(good), *x.shape[1:])])
+            x = ready.layout(x.to(ready.device))
             with torch.inference_mode(), ready.autocast():
-                logits = ready.model(x)
+                logits = ready.model(x)[: len(good)]
+            if compiling and done == 0:
+                runtime.remember_compiled(
+                    runtime.compile_key(built.name, device, options.precision, options.batch_size)
+                )
             probabilities = torch.softmax(logits.float(), dim=1).cpu()
             names = names or class_names(built, probabilities.shape[1], options)
             found = {d.index: ranked(p, top_k, names) for d, p in zip(good, probabilities, strict=True)}

@@ -55,6 +55,8 @@ def html(result: Graph) -> str:
             }
             if node.config:
                 data["data-config"] = node.config
+            if node.receptive_field and node.rf_stride:
+                data["data-rf"] = f"{_pair(node.receptive_field)} px, stride {_pair(node.rf_stride)}"
             inner = graph.insides.get(node_id)
             if inner is not None:
                 data["data-opens"] = names[id(inner)]
@@ -65,6 +67,12 @@ def html(result: Graph) -> str:
         drawn = drawn.replace("<svg ", f'<svg class="view" data-title={quoteattr(title)} hidden ', 1)
         parts.append(drawn)
     return _page(result, "\n".join(parts))
+
+
+def _pair(values: list[int] | list[int | float]) -> str:
+    """``[h, w]`` as one number where they agree, else ``hxw``."""
+    text = [f"{v:g}" for v in values]
+    return text[0] if len(set(text)) == 1 else "x".join(text)
 
 
 def _shape(shape: object) -> str:

@@ -14,7 +14,7 @@ from rich.text import Text
 
 from cvzoo.infer.results import Result
 from cvzoo.render import Display, Surface, View
-from cvzoo.render.data import csv_lines, to_jsonable
+from cvzoo.render.data import csv_lines, to_csv, to_jsonable
 from cvzoo.render.tables import Column, records_table
 
 BAR_WIDTH = 24  # characters for a probability (or a share) of 100%
@@ -174,3 +174,23 @@ def predictions_csv(results: Sequence[Result]) -> str:
 PREDICTIONS: View[Sequence[Result]] = View(
     table=predictions_table, csv=predictions_csv, json=predictions_json
 )
+
+
+def ray_table(outcome: Any, surface: Surface | None = None) -> Display:
+    """What ``infer --engine ray`` did: how many images, written where, how many failed."""
+    from cvzoo.render.tables import facts_table
+
+    facts = [
+        ("Images", f"{outcome.images:,} in the source"),
+        ("Skipped", f"{outcome.skipped:,} already in {outcome.out} (--resume)"),
+        ("Written", f"{outcome.written:,} rows to {outcome.out}"),
+        ("Failed", f"{outcome.failed:,} (their rows say why)"),
+        (
+            "Workers",
+            f"{outcome.workers} model actor" + "s" * (outcome.workers != 1) + f", {outcome.gpus} on a GPU",
+        ),
+    ]
+    return Display(facts_table(facts))
+
+
+RAY: View[Any] = View(table=ray_table, csv=lambda outcome: to_csv([outcome]))

@@ -86,6 +86,7 @@
     const rows = [["type", d.type], ["output", d.shape || "-"], ["parameters", d.params], ["MACs", d.macs]];
     if (d.repeat && d.repeat !== "1") { rows.push(["repeat", "×" + d.repeat + " (identical blocks, folded)"]); }
     if (d.config) { rows.push(["settings", d.config]); }
+    if (d.rf) { rows.push(["receptive field", d.rf]); }
     if (d.opens) { rows.push(["", "click to open its insides"]); }
     const table = document.createElement("table");
     rows.forEach(function (r) {
