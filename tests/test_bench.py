@@ -50,7 +50,12 @@ def test_bench_times_exactly_the_calls_it_reports(zoo, monkeypatch):
 
     monkeypatch.setattr(bench, "prepare", counting)
     rows = bench.bench_model(
-        build("squeezenet1_1", catalog=zoo), torch.device("cpu"), [1, 3], channels_last=False, warmup=2, iters=5
+        build("squeezenet1_1", catalog=zoo),
+        torch.device("cpu"),
+        [1, 3],
+        channels_last=False,
+        warmup=2,
+        iters=5,
     )
     assert [r.batch_size for r in rows] == [1, 3]
     assert calls.count(3) == 2 + 5  # nothing skipped, no hidden work

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from enum import Enum
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from cvzoo.catalog import Task
 from cvzoo.errors import UsageError
@@ -34,6 +34,17 @@ class Preprocess(str, Enum):
 
     imagenet = "imagenet"  # resize, centre crop to --input-size, ImageNet mean and std
     none = "none"  # pixels as floats in [0, 1], resized to --input-size if given
+
+
+class Work(NamedTuple):
+    """One run of ``infer``, as each task's module takes it (``run(work)``)."""
+
+    built: BuiltModel  # the registry's model: its task, weights' transforms and categories
+    model: nn.Module  # the same model with real weights, on ``device``, in eval mode
+    sources: Sequence[ImageSource]
+    options: Options
+    device: Any
+    on_image: Callable[[int], None] | None  # called with the number of inputs finished
 
 
 @dataclass(frozen=True)
@@ -163,7 +174,7 @@ def run(
     }
     with warnings.catch_warnings():  # one filter for this thread and the decoding threads alike
         warnings.simplefilter("ignore")  # PIL's and torch's notices are not the user's concern
-        yield from runners[kind(built)](built, model, sources, options, device, on_image)
+        yield from runners[kind(built)](Work(built, model, sources, options, device, on_image))
 
 
 def ranked(probabilities: Any, k: int, names: list[str]) -> list[Prediction]:

@@ -7,20 +7,19 @@ numbers as the model as built).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from cvzoo import runtime
 from cvzoo.catalog import Task
-from cvzoo.images import ImageSource
-from cvzoo.infer import Options, Preprocess, class_names, ranked, weights_of
+from cvzoo.infer import Options, Preprocess, Work, class_names, ranked, weights_of
 from cvzoo.infer.decoding import batches, decoded
 from cvzoo.infer.results import Canvas, Prediction, Result
 from cvzoo.registry import BuiltModel
 from cvzoo.runtime import prepare
 
 if TYPE_CHECKING:
-    from torch import nn
+    pass
 
 DEFAULT_TOP_K = 5
 IMAGENET = ([0.485, 0.456, 0.406], [0.229, 0.224, 0.225])  # mean, std
@@ -57,15 +56,9 @@ def transform_for(built: BuiltModel, options: Options) -> Callable[[Any], Any]:
     return as_floats
 
 
-def run(
-    built: BuiltModel,
-    model: nn.Module,
-    sources: Sequence[ImageSource],
-    options: Options,
-    device: Any,
-    on_image: Callable[[int], None] | None,
-) -> Iterator[tuple[Result, Canvas | None]]:
+def run(work: Work) -> Iterator[tuple[Result, Canvas | None]]:
     """Top-k classes for each image, in input order."""
+    built, model, sources, options, device, on_image = work
     import torch
 
     int8 = built.task is Task.quantized

@@ -8,30 +8,22 @@ R-CNN's masks are its probabilities at ``--mask-threshold`` or above.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from cvzoo.catalog import Task
-from cvzoo.images import ImageSource
-from cvzoo.infer import Options, class_names, weights_of
+from cvzoo.infer import Options, Work, class_names, weights_of
 from cvzoo.infer.decoding import batches, decoded
 from cvzoo.infer.results import Canvas, Detection, Keypoint, Result, rle
-from cvzoo.registry import BuiltModel
 
 if TYPE_CHECKING:
-    from torch import nn
+    pass
 
 
-def run(
-    built: BuiltModel,
-    model: nn.Module,
-    sources: Sequence[ImageSource],
-    options: Options,
-    device: Any,
-    on_image: Callable[[int], None] | None,
-) -> Iterator[tuple[Result, Canvas | None]]:
+def run(work: Work) -> Iterator[tuple[Result, Canvas | None]]:
     """The objects found in each image, in input order."""
+    built, model, sources, options, device, on_image = work
     import torch
 
     weights = weights_of(built)

@@ -9,32 +9,25 @@ the model's last flow estimate, and the padding cut off again.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from cvzoo.catalog import Task
 from cvzoo.clips import read_frames
 from cvzoo.errors import BadImage, first_line
 from cvzoo.images import ImageSource
-from cvzoo.infer import Options, weights_of
+from cvzoo.infer import Options, Work, weights_of
 from cvzoo.infer.results import Canvas, Flow, Result
-from cvzoo.registry import BuiltModel
 
 if TYPE_CHECKING:
-    from torch import nn
+    pass
 
 Frame = tuple[str, Any, "str | None"]  # (name, uint8 tensor [3, H, W] or None, error)
 
 
-def run(
-    built: BuiltModel,
-    model: nn.Module,
-    sources: Sequence[ImageSource],
-    options: Options,
-    device: Any,
-    on_image: Callable[[int], None] | None,
-) -> Iterator[tuple[Result, Canvas | None]]:
+def run(work: Work) -> Iterator[tuple[Result, Canvas | None]]:
     """The flow between each pair of consecutive frames, in order."""
+    built, model, sources, options, device, on_image = work
     least = built.weight_set.min_size if built.weight_set else [1, 1]
     transform = weights_of(built).transforms()
     model = model.to(device).eval()

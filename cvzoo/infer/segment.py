@@ -7,33 +7,25 @@ picture, the class map is scaled back to the original image (nearest neighbour).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from cvzoo.catalog import Task
-from cvzoo.images import ImageSource
-from cvzoo.infer import Options, class_names, weights_of
+from cvzoo.infer import Work, class_names, weights_of
 from cvzoo.infer.decoding import decoded
 from cvzoo.infer.results import Canvas, Result, Segment
-from cvzoo.registry import BuiltModel
 
 if TYPE_CHECKING:
-    from torch import nn
+    pass
 
 
-def run(
-    built: BuiltModel,
-    model: nn.Module,
-    sources: Sequence[ImageSource],
-    options: Options,
-    device: Any,
-    on_image: Callable[[int], None] | None,
-) -> Iterator[tuple[Result, Canvas | None]]:
+def run(work: Work) -> Iterator[tuple[Result, Canvas | None]]:
     """The classes present in each image and their shares, in input order.
 
     Images are run one at a time: resized to a side of 520 they keep their own aspect ratios,
     so they could not be stacked into one batch.
     """
+    built, model, sources, options, device, on_image = work
     import torch
 
     weights = weights_of(built)

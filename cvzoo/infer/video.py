@@ -10,19 +10,18 @@ clips of 16 frames). A clip shorter than ``clip_len`` is looped, and a warning s
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from cvzoo.catalog import Task
 from cvzoo.clips import Sampling, clip_starts, pick, read_frames, repeated
 from cvzoo.errors import BadImage, first_line
-from cvzoo.images import ImageSource
-from cvzoo.infer import Options, class_names, ranked, weights_of
+from cvzoo.infer import Work, class_names, ranked, weights_of
 from cvzoo.infer.results import Canvas, Result
 from cvzoo.registry import BuiltModel
 
 if TYPE_CHECKING:
-    from torch import nn
+    pass
 
 DEFAULT_TOP_K = 5
 
@@ -38,15 +37,9 @@ def sampling(built: BuiltModel) -> Sampling:
     return Sampling(number("frame_rate", 15), int(number("clip_len", 16)), int(number("clips_per_video", 1)))
 
 
-def run(
-    built: BuiltModel,
-    model: nn.Module,
-    sources: Sequence[ImageSource],
-    options: Options,
-    device: Any,
-    on_image: Callable[[int], None] | None,
-) -> Iterator[tuple[Result, Canvas | None]]:
+def run(work: Work) -> Iterator[tuple[Result, Canvas | None]]:
     """Top-k classes for each clip, in input order."""
+    built, model, sources, options, device, on_image = work
     weights = weights_of(built)
     how = sampling(built)
     transform = weights.transforms()
