@@ -62,6 +62,19 @@ def zoo_catalog() -> catalog_mod.Catalog:
     return catalog_mod.build_catalog()
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Under pytest-xdist, the cores shared out: two workers on two cores run a thread each, not two."""
+    import os
+
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    if workers > 1:
+        import torch
+
+        threads = max(1, (os.cpu_count() or 1) // workers)
+        os.environ["OMP_NUM_THREADS"] = str(threads)  # for the commands tests start as processes
+        torch.set_num_threads(threads)
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--update-golden", action="store_true", help="Rewrite tests/golden/* from the output.")
 
@@ -169,13 +182,20 @@ def _spread_detection_scores(model, spread: float) -> None:
             if m.bias is not None:
                 m.bias.zero_()  # no prior towards background
         image = np.asarray(photo(5, (203, 157))).transpose(2, 0, 1).copy()
+        sizes = model.transform.min_size, model.transform.max_size
+        if model.transform.fixed_size is None:  # a smaller pass spreads the scores as well, sooner
+            model.transform.min_size, model.transform.max_size = (320,), 416
         model([torch.from_numpy(image).float() / 255])
+        model.transform.min_size, model.transform.max_size = sizes
         for m in heads:
             std = float(torch.cat([o.flatten() for o in seen[m]]).std())
             if std > 0:
                 m.weight.mul_(spread / std)
     for hook in hooks:
         hook.remove()
+
+
+_PLANTED: dict[tuple, Path] = {}  # each planted file, made once per session and copied after
 
 
 def plant_weights(name: str, weights_name: str = "DEFAULT", seed: int = 0, spread: float = 3.0):
@@ -185,7 +205,38 @@ def plant_weights(name: str, weights_name: str = "DEFAULT", seed: int = 0, sprea
     from a real CPU build with the builder's own initialisation. The classifier is rescaled so
     that the logits of a random image have a standard deviation of ``spread``: the top classes
     are then well apart, and a ranking test cannot pass on ties. Returns the path written.
+
+    The same arguments always give the same file, so each is made once per session (the
+    detectors' take seconds) and copied into the test's own TORCH_HOME after that.
     """
+    import shutil
+
+    import torch
+
+    key = (name, weights_name, seed, spread)
+    if key not in _PLANTED:
+        made = _make_planted(name, weights_name, seed, spread)
+        _PLANTED[key] = _planted_store() / f"{len(_PLANTED)}-{made.name}"
+        shutil.copyfile(made, _PLANTED[key])
+        return made
+    path = Path(torch.hub.get_dir()) / "checkpoints" / _PLANTED[key].name.split("-", 1)[1]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(_PLANTED[key], path)
+    return path
+
+
+@functools.cache
+def _planted_store() -> Path:
+    import atexit
+    import shutil
+    import tempfile
+
+    store = Path(tempfile.mkdtemp(prefix="cvzoo-planted-"))
+    atexit.register(shutil.rmtree, store, ignore_errors=True)
+    return store
+
+
+def _make_planted(name: str, weights_name: str, seed: int, spread: float) -> Path:
     import torch
     from torch import nn
     from torchvision.models import get_model_builder, get_model_weights

@@ -55,11 +55,37 @@ def unrle(mask: dict) -> np.ndarray:
     return np.array(flat, dtype=bool).reshape(mask["size"])
 
 
+@pytest.fixture
+def smaller_detectors(monkeypatch):
+    """Detectors that resize images to 320-416 pixels inside, not to 800-1333: the same code, sooner.
+
+    A two-stage detector scales every image so its short side is 800 before the backbone, which is
+    what makes these tests slow on a CPU. The patch changes the size for the reference and for
+    cvzoo alike (both build through torchvision's builder in this process); one model in the reference
+    test and the pictures' test keep the published size.
+    """
+    from torchvision.models.detection.transform import GeneralizedRCNNTransform
+
+    made = GeneralizedRCNNTransform.__init__
+
+    def smaller(self, *args, **kwargs):
+        made(self, *args, **kwargs)
+        if self.fixed_size is None:  # SSD's fixed 300 or 320 stays
+            self.min_size, self.max_size = (320,), 416
+
+    monkeypatch.setattr(GeneralizedRCNNTransform, "__init__", smaller)
+
+
+FULL_SIZE = "maskrcnn_resnet50_fpn"  # boxes and masks checked at the size the weights were made for
+
+
 # --- detection, instance segmentation, keypoints: every DEFAULT set -------------------------------
 
 
 @pytest.mark.parametrize("name", DETECTION)
-def test_detections_equal_torchvisions_reference(warm_cache, street, name):
+def test_detections_equal_torchvisions_reference(warm_cache, street, name, request):
+    if name != FULL_SIZE:
+        request.getfixturevalue("smaller_detectors")
     plant_weights(name)
     weights, model = reference(name)
     with torch.no_grad():
@@ -84,7 +110,7 @@ def test_detections_equal_torchvisions_reference(warm_cache, street, name):
             assert np.allclose([k["score"] for k in d["keypoints"]], scores.numpy(), atol=1e-4)
 
 
-def test_threshold_and_top_k_limit_what_is_shown(warm_cache, street):
+def test_threshold_and_top_k_limit_what_is_shown(warm_cache, street, smaller_detectors):
     name = "retinanet_resnet50_fpn"
     plant_weights(name)
     everything = infer_json(name, str(street), "--threshold", "0")[0]["detections"]
@@ -535,7 +561,7 @@ def test_a_bad_image_among_detections_fails_alone(warm_cache, street, tmp_path):
         ("lraspp_mobilenet_v3_large", [], {"segments"}, "image,index,label,share,error"),
     ],
 )  # fmt: skip
-def test_json_and_csv_per_task(warm_cache, street, name, extra, fields, header):
+def test_json_and_csv_per_task(warm_cache, street, name, extra, fields, header, smaller_detectors):
     import csv
     import io
 

@@ -23,6 +23,8 @@ pyarrow_dataset = pytest.importorskip("pyarrow.dataset")
 from cvzoo.errors import CvzooError  # noqa: E402
 from cvzoo.infer import on_ray  # noqa: E402
 
+pytestmark = pytest.mark.xdist_group("ray")  # one local cluster, in one worker, when tests run in parallel
+
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
