@@ -344,3 +344,15 @@ class Reach:
             tuple(a.offset for a in axes),
             field.context,
         )
+
+    def strides(self) -> list[int | float]:
+        """The stride per axis as JSON keeps it: an int when whole (most are), else a float (15.5)."""
+        return [_number(v) for v in self.stride]
+
+    def offsets(self) -> list[int | float]:
+        """The offset per axis as JSON keeps it (see :meth:`strides`)."""
+        return [_number(v) for v in self.offset]
+
+
+def _number(value: Fraction) -> int | float:
+    return int(value) if value.denominator == 1 else float(value)

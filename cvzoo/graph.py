@@ -18,8 +18,9 @@ times is k nodes (a dataflow graph has no cycles): the first carries its paramet
 of its MACs. Nodes are listed in the order they ran, which is an order of the graph too.
 
 How: :mod:`cvzoo.tracing` records the pass, :mod:`cvzoo.dataflow` chooses what to open and folds
-runs, :mod:`cvzoo.graphcut` reads the pass at that cut into nodes and edges. Receptive fields will
-be one more field on :class:`Node` (``rf``), filled from the same trace.
+runs, :mod:`cvzoo.graphcut` reads the pass at that cut into nodes and edges. Each node's receptive
+field is that of the tensor it outputs, followed in the same pass (:mod:`cvzoo.receptive`): a
+module's second call and a residual ``add`` have their own.
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ class Node:
     config: str = ""  # a module's own settings (its extra_repr), as summary keeps them
     receptive_field: list[int] | None = None  # [h, w] input pixels one output sees; None: global or none
     rf_stride: list[int | float] | None = None  # [h, w] input pixels from one output to the next
+    rf_offset: list[int | float] | None = None  # [h, w] the first output's centre, in input pixels
     opens: bool = field(default=False, metadata=TABLE_ONLY)  # it has insides to show (``Graph.insides``)
 
 

@@ -27,6 +27,15 @@ class Fold:
     members: list[Call]
 
 
+def _field(found: Any) -> dict[str, Any]:
+    """A node's receptive-field values from what its tensor sees (none when global or not followed)."""
+    from cvzoo.fields import Reach
+
+    if not isinstance(found, Reach):
+        return {}
+    return {"receptive_field": list(found.size), "rf_stride": found.strides(), "rf_offset": found.offsets()}
+
+
 class Cut:
     """Walks the open calls of one view in order of execution, adding nodes and edges."""
 
@@ -110,9 +119,8 @@ class Cut:
             macs=share,
             group=group,
             config=row.config if row is not None else "",
-            receptive_field=row.receptive_field if row is not None else None,
-            rf_stride=row.rf_stride if row is not None else None,
             opens=not call.leaf and bool(call.events),
+            **_field(call.field),
         )
         self._add(node, call.inputs, [call])
         if node.opens:
@@ -134,9 +142,8 @@ class Cut:
             repeat=row.count,
             group=group,
             config=row.config,
-            receptive_field=row.receptive_field,
-            rf_stride=row.rf_stride,
             opens=not call.leaf and bool(call.events),
+            **_field(fold.members[-1].field),  # what the run outputs, as summary's row says
         )
         self._add(node, [seq for m in fold.members for seq in m.inputs], fold.members)
         if node.opens:
@@ -154,6 +161,7 @@ class Cut:
             params=sum(self._parameters(op.inputs).values()),
             macs=op.macs,
             group=group,
+            **_field(op.field),
         )
         self._add(node, op.inputs, [])
         self.memo[op.seq] = node_id

@@ -15,7 +15,6 @@ import warnings
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
 from cvzoo.catalog import Task
@@ -259,17 +258,12 @@ def _add_fields(row: LayerRow, fields: dict[str, Any]) -> None:
         found = fields.get(row.name)
         if isinstance(found, Reach):
             row.receptive_field = list(found.size)
-            row.rf_stride = [_number(v) for v in found.stride]
-            row.rf_offset = [_number(v) for v in found.offset]
+            row.rf_stride = found.strides()
+            row.rf_offset = found.offsets()
             row.rf_context = found.context
         row.rf_global = isinstance(found, Whole)
     for child in row.children:
         _add_fields(child, fields)
-
-
-def _number(value: Fraction) -> int | float:
-    """A stride or offset as JSON keeps it: an int when whole (most are), else a float (15.5)."""
-    return int(value) if value.denominator == 1 else float(value)
 
 
 def _shape_of(output: Any) -> Any:

@@ -66,6 +66,7 @@ class Op:
     kind: Kind
     shown: bool = False  # a node of its own (see :func:`_shown`); otherwise folded into an edge
     label: str = ""  # its name in its container, numbered when repeated: "add", "add_1"
+    field: Any = None  # what its output sees of the input (a Reach, global, or None), when followed
 
 
 @dataclass(eq=False)
@@ -86,6 +87,7 @@ class Call:
     output_shape: Any = None
     returned: list[int] = field(default_factory=list)  # the writes its outputs got when it returned
     module: int = 0  # id of the module object (its calls are counted in ``Trace.calls``)
+    field: Any = None  # what this call's output sees of the input (a Reach, global, or None)
 
     def within(self, scope: Call) -> bool:
         """Whether this call is ``scope`` or runs inside it."""
@@ -136,6 +138,10 @@ class _Recorder:
         self.outputs: list[int] = []
         self.next_id = 0
         self.labels: Counter[tuple[int, str]] = Counter()
+        # A shown operation whose output's receptive field is not known yet: the field is set on the
+        # tensor after this mode returns (cvzoo.receptive.Tracker sits above it), so it is read at the
+        # next event, before any later in-place operation can change it.
+        self.pending: tuple[Op, weakref.ref[Any]] | None = None
 
     # --- writes -------------------------------------------------------------------------------
 
@@ -153,7 +159,15 @@ class _Recorder:
 
     # --- module hooks -------------------------------------------------------------------------
 
+    def settle(self) -> None:
+        """Give the last shown operation its output's receptive field (see ``pending``)."""
+        if self.pending is not None:
+            op, tensor = self.pending
+            op.field = _reach(tensor())
+            self.pending = None
+
     def before(self, module: nn.Module, args: Any, kwargs: Any) -> None:
+        self.settle()
         parent = self.stack[-1] if self.stack else None
         if parent is None and self.root is not None:
             return  # the model called again after the pass (not expected): ignore
@@ -196,8 +210,10 @@ class _Recorder:
     def after(self, module: nn.Module, args: Any, output: Any) -> None:
         if not self.stack:
             return
+        self.settle()
         call = self.stack.pop()
         call.output_shape = _shape(output)
+        call.field = _reach(output)
         for tensor in _tensors(output, deep=True):
             previous = self.holder(tensor)
             kind = self.writes[previous].kind if previous is not None else Kind.activation
@@ -210,6 +226,7 @@ class _Recorder:
     # --- operations ---------------------------------------------------------------------------
 
     def operation(self, func: Any, args: Any, kwargs: dict[str, Any], out: Any) -> None:
+        self.settle()
         if not self.stack:
             return
         call = self.stack[-1]
@@ -242,12 +259,21 @@ class _Recorder:
             self.labels[(call.id, name)] += 1
             count = self.labels[(call.id, name)]
             op.label = name if count == 1 else f"{name}_{count - 1}"
+            self.pending = (op, weakref.ref(first))
         return op.seq
 
     def trace(self) -> Trace:
+        self.settle()
         if self.root is None:
             raise RuntimeError("the model never ran")
         return Trace(self.root, self.writes, self.inputs, self.outputs, self.calls, self.paths)
+
+
+def _reach(output: Any) -> Any:
+    """What ``output`` sees of the input, as a row reports it (None when fields are not followed)."""
+    from cvzoo import receptive
+
+    return receptive.reach(receptive.of(output)) if output is not None else None
 
 
 def _shown(op: Op, kinds: list[Kind]) -> bool:
