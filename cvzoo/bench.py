@@ -155,7 +155,7 @@ def _ready(
     target = choose_device(str(device) if device else None, int8, built.name)
     weights_chosen = built.weights is not None and built.weights.kind is not WeightsKind.random
     model = registry.load(built, target, random_init=not (pretrained and weights_chosen))
-    ready = prepare(model, target, precision, channels_last, int8, video=built.task is Task.video)
+    ready = prepare(model, target, precision, channels_last, int8, task=built.task)
     if compile:
         ready.model = compiled(ready.model)
     return ready
@@ -233,9 +233,11 @@ class _Memory:
 
         # Start torch's CPU runtime first (thread pool, oneDNN), which would otherwise be counted
         # as the first model's memory, and return what earlier models freed to the system.
-        conv = torch.nn.Conv2d(3, 8, 3).to(memory_format=torch.channels_last)
+        weight = torch.rand(8, 3, 3, 3).contiguous(memory_format=torch.channels_last)
         with torch.inference_mode():
-            conv(torch.rand(1, 3, 16, 16).contiguous(memory_format=torch.channels_last))
+            torch.nn.functional.conv2d(
+                torch.rand(1, 3, 16, 16).contiguous(memory_format=torch.channels_last), weight
+            )
         _give_back_freed_memory()
         self.baseline = _status_kib("VmRSS")
         self.resettable = False

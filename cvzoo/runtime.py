@@ -1,9 +1,10 @@
 """Getting a model ready to run: the device, the number format, the memory layout.
 
-One policy for everything that runs a model (``infer``, ``bench``): the best device unless
-told otherwise, int8 models on the CPU, BatchNorm folded into the convolution before it and
-channels-last memory (measured faster for convolutions on CPU and GPU), bf16/fp16 through
-autocast, and ``torch.compile`` when a run is long enough to pay for it.
+One policy for everything that runs a model (``infer`` for every task, on either engine, and
+``bench``): the best device unless told otherwise, int8 models on the CPU, for classifiers and
+video models BatchNorm folded into the convolution before it and channels-last memory (measured
+faster for convolutions on CPU and GPU), bf16/fp16 through autocast for every task, and
+``torch.compile`` when a run is long enough to pay for it.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import TYPE_CHECKING, Any
 
+from cvzoo.catalog import Task
 from cvzoo.errors import UsageError
 
 if TYPE_CHECKING:
@@ -71,6 +73,13 @@ def choose_device(requested: str | None, int8: bool, name: str) -> torch.device:
     return detect_device(requested)
 
 
+# The tasks whose models are rearranged to run fast (BatchNorm folded, channels-last memory); None is
+# a user's own model, run as a classifier. Detection, segmentation and optical-flow models take
+# each image at its own size and mostly can't be traced by torch.fx: they run as built, so that
+# their outputs stay those of torchvision's reference use.
+REARRANGED = frozenset({Task.classification, Task.quantized, Task.video, None})
+
+
 @dataclass
 class Prepared:
     """A model ready to run, with how its inputs must be laid out and computed."""
@@ -95,11 +104,13 @@ class Prepared:
         return torch.autocast(device_type=self.device.type, dtype=dtype)
 
     def layout(self, x: Any) -> Any:
-        """``x`` in the memory layout the model runs in (a 4-D image batch; anything else as is)."""
+        """``x`` in the memory layout the model runs in (a 4-D image batch, a 5-D clip batch; else as is)."""
         import torch
 
-        if self.memory_format is torch.channels_last and isinstance(x, torch.Tensor) and x.dim() == 4:
-            return x.contiguous(memory_format=torch.channels_last)
+        if self.memory_format is None or not isinstance(x, torch.Tensor):
+            return x
+        if x.dim() == (5 if self.memory_format is torch.channels_last_3d else 4):
+            return x.contiguous(memory_format=self.memory_format)
         return x
 
 
@@ -109,15 +120,16 @@ def prepare(
     precision: Precision = Precision.fp32,
     channels_last: bool = True,
     int8: bool = False,
-    video: bool = False,
+    task: Task | None = Task.classification,
 ) -> Prepared:
     """``model`` (with real weights, on ``device``) set up to run fast in eval mode.
 
     Args:
-        channels_last: fold BatchNorm and use channels-last memory (channels_last_3d for video);
-            skipped for int8 models, which keep their own layout, and for models that mix 4-D and
-            5-D weights.
+        channels_last: fold BatchNorm and use channels-last memory (channels_last_3d for video)
+            where the task's models gain from it (:data:`REARRANGED`); skipped for int8 models,
+            which keep their own layout, and for models that mix 4-D and 5-D weights.
         int8: the model is quantized: it computes in int8 and only fp32 is accepted.
+        task: the model's task (None for a user's own model).
 
     Raises:
         UsageError: for a precision other than fp32 with an int8 model.
@@ -127,8 +139,8 @@ def prepare(
     check_precision(precision, int8)
     model.eval()
     memory_format = None
-    if channels_last and not int8:
-        memory_format = torch.channels_last_3d if video else torch.channels_last
+    if channels_last and not int8 and task in REARRANGED:
+        memory_format = torch.channels_last_3d if task is Task.video else torch.channels_last
         try:
             model = fold_batchnorm(model).to(memory_format=memory_format)
         except RuntimeError:  # a model mixing 4-D and 5-D weights: leave its layout alone

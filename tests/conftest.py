@@ -120,6 +120,29 @@ def warm_cache(zoo, session_cache) -> catalog_mod.Catalog:
 
 
 @pytest.fixture
+def compute_dtypes():
+    """The dtypes that convolutions and linear layers output on real tensors while the test runs.
+
+    What a model really computes in: autocast casts inside each operator, so a layer's output, not
+    its input, tells whether ``--precision`` reached it.
+    """
+    import torch
+
+    seen: set = set()
+
+    layers = (torch.nn.Conv2d, torch.nn.Conv3d, torch.nn.Linear)
+
+    def hook(module, args, output):
+        real = isinstance(output, torch.Tensor) and not output.is_meta  # not the counting pass
+        if real and isinstance(module, layers):
+            seen.add(output.dtype)
+
+    handle = torch.nn.modules.module.register_module_forward_hook(hook)
+    yield seen
+    handle.remove()
+
+
+@pytest.fixture
 def golden(request: pytest.FixtureRequest):
     """Compare text with tests/golden/<name>, or rewrite it with --update-golden."""
 

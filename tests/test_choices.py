@@ -265,6 +265,13 @@ def test_plot_every_axis_pair(warm_cache, tmp_path, x, y):
 # --- --precision -----------------------------------------------------------------------------------
 
 
+DTYPES = {Precision.fp32: "float32", Precision.bf16: "bfloat16", Precision.fp16: "float16"}
+
+
+def names_of(dtypes) -> set[str]:
+    return {str(d).removeprefix("torch.") for d in dtypes}
+
+
 def cpu_computes_in(precision: Precision) -> bool:
     """Whether this torch runs a convolution under CPU autocast in ``precision``."""
     import torch
@@ -281,7 +288,7 @@ def cpu_computes_in(precision: Precision) -> bool:
 
 
 @pytest.mark.parametrize("precision", list(Precision), ids=[p.value for p in Precision])
-def test_bench_every_precision(warm_cache, precision):
+def test_bench_every_precision(warm_cache, precision, compute_dtypes):
     result = run(
         "bench",
         "squeezenet1_1",
@@ -304,6 +311,7 @@ def test_bench_every_precision(warm_cache, precision):
     if cpu_computes_in(precision):
         assert result.exit_code == 0, result.stderr
         assert row["status"] == "ok" and row["error"] is None
+        assert names_of(compute_dtypes) == {DTYPES[precision]}  # timed in it, not only labelled so
         assert row["latency_ms"]["p50"] > 0 and row["throughput"] > 0
     else:
         assert result.exit_code == 1
@@ -312,13 +320,14 @@ def test_bench_every_precision(warm_cache, precision):
 
 
 @pytest.mark.parametrize("precision", list(Precision), ids=[p.value for p in Precision])
-def test_infer_every_precision(warm_cache, planted, image, precision):
+def test_infer_every_precision(warm_cache, planted, image, precision, compute_dtypes):
     result = run(
         "infer", "squeezenet1_1", str(image), "--precision", precision.value, "--device", "cpu", "-f", "json"
     )
     assert "Traceback" not in result.stderr
     if cpu_computes_in(precision):
         assert result.exit_code == 0, result.stderr
+        assert names_of(compute_dtypes) == {DTYPES[precision]}  # the model really computed in it
         (answer,) = json.loads(result.stdout)
         assert answer["image"].endswith("photo.jpg") and "error" not in answer
         probabilities = [p["probability"] for p in answer["predictions"]]

@@ -8,6 +8,7 @@ forward pass, and the task's own post-processing, written out here independently
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import numpy as np
@@ -265,6 +266,39 @@ def test_every_task_is_served(warm_cache):
 
     served = {kind(build(list_models(module=TASK_PACKAGES[t])[0], catalog=warm_cache)) for t in Task}
     assert served == set(Task) - {Task.quantized}  # quantized models are classifiers
+
+
+@pytest.mark.parametrize(
+    ("name", "task"),
+    [
+        ("ssdlite320_mobilenet_v3_large", "detection"),
+        ("lraspp_mobilenet_v3_large", "segmentation"),
+        ("r3d_18", "video"),
+        ("raft_small", "optical_flow"),
+    ],
+)
+def test_every_task_computes_in_the_precision_asked_for(warm_cache, tmp_path, name, task, compute_dtypes):
+    """--precision bf16 reaches the model of every task (autocast), and the results stay fp32 numbers."""
+    plant_weights(name)
+    if task == "video":
+        inputs = [str(tmp_path / "clip")]
+        _frames(tmp_path / "clip", 16, (64, 48))
+    else:
+        inputs = []
+        for i in range(2):
+            photo(40 + i, (160, 128)).save(tmp_path / f"p{i}.png")
+            inputs.append(str(tmp_path / f"p{i}.png"))
+    compute_dtypes.clear()  # planting may have run the model in fp32
+    rows = infer_json(name, *inputs, "--precision", "bf16", "--threshold", "0")
+    assert {str(d) for d in compute_dtypes} == {"torch.bfloat16"}
+    assert rows and all(row["task"] == task and "error" not in row for row in rows)
+    numbers = {
+        "detection": lambda row: [d["score"] for d in row["detections"]] + row["detections"][0]["box"],
+        "segmentation": lambda row: [s["share"] for s in row["segments"]],
+        "video": lambda row: [p["probability"] for p in row["predictions"]],
+        "optical_flow": lambda row: [row["flow"]["mean_magnitude"], row["flow"]["max_magnitude"]],
+    }[task](rows[0])
+    assert numbers and all(isinstance(v, float) and math.isfinite(v) for v in numbers)
 
 
 def test_frames_smaller_than_the_model_takes_are_an_error_of_their_own(warm_cache, tmp_path):

@@ -20,13 +20,15 @@ from cvzoo.errors import UsageError
 from cvzoo.images import ImageSource
 from cvzoo.infer.results import Canvas, Prediction, Result
 from cvzoo.registry import BuiltModel, WeightsKind
-from cvzoo.runtime import Compile, Precision, check_precision, choose_device
+from cvzoo.runtime import Compile, Precision, Prepared, check_precision, choose_device, prepare
 
 if TYPE_CHECKING:
     import torch
     from torch import nn
 
-__all__ = ["Options", "Preprocess", "Result", "check_task", "run", "target_device", "weights_note"]
+__all__ = [
+    "Options", "Preprocess", "Result", "check_task", "prepared", "run", "target_device", "weights_note"
+]  # fmt: skip
 
 
 class Preprocess(str, Enum):
@@ -40,10 +42,9 @@ class Work(NamedTuple):
     """One run of ``infer``, as each task's module takes it (``run(work)``)."""
 
     built: BuiltModel  # the registry's model: its task, weights' transforms and categories
-    model: nn.Module  # the same model with real weights, on ``device``, in eval mode
+    ready: Prepared  # the same model with real weights, ready to run (device, layout, precision)
     sources: Sequence[ImageSource]
     options: Options
-    device: Any
     on_image: Callable[[int], None] | None  # called with the number of inputs finished
 
 
@@ -120,6 +121,21 @@ def target_device(built: BuiltModel, requested: str | None) -> torch.device:
     return choose_device(requested, built.task is Task.quantized, built.name)
 
 
+def prepared(built: BuiltModel, model: nn.Module, precision: Precision, device: Any) -> Prepared:
+    """``model`` (``built`` with real weights, on ``device``) ready to run as every engine runs it.
+
+    The one policy of :func:`cvzoo.runtime.prepare` for the model's task: the layout its task
+    gains from, ``precision`` through autocast, int8 models as they are.
+
+    Raises:
+        UsageError: for a precision other than fp32 with an int8 model.
+    """
+    import torch
+
+    int8 = built.task is Task.quantized
+    return prepare(model, torch.device(device), precision, int8=int8, task=built.task)
+
+
 def with_compile_decided(built: BuiltModel, options: Options, inputs: int, device: Any) -> Options:
     """``options`` with ``compile`` made ``always`` or ``never`` for this run (``auto`` decided).
 
@@ -158,7 +174,7 @@ def run(
 
     Args:
         built: the registry's model, for its task, weights' transforms and categories.
-        model: the same model with real weights, on ``device``, in eval mode.
+        model: the same model with real weights, on ``device``; it is prepared here (:func:`prepared`).
         on_image: called with the number of inputs finished, for a progress display.
     """
     import warnings
@@ -172,9 +188,10 @@ def run(
         Task.video: video.run,
         Task.optical_flow: flow.run,
     }
+    ready = prepared(built, model, options.precision, device)
     with warnings.catch_warnings():  # one filter for this thread and the decoding threads alike
         warnings.simplefilter("ignore")  # PIL's and torch's notices are not the user's concern
-        yield from runners[kind(built)](Work(built, model, sources, options, device, on_image))
+        yield from runners[kind(built)](Work(built, ready, sources, options, on_image))
 
 
 def ranked(probabilities: Any, k: int, names: list[str]) -> list[Prediction]:

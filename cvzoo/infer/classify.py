@@ -2,13 +2,13 @@
 
 Images go through the weights' own ``transforms()`` (a user's model: ``--preprocess``), are
 batched, and run with BatchNorm folded and channels-last memory (float rounding aside, the same
-numbers as the model as built).
+numbers as the model as built; see :func:`cvzoo.infer.prepared`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from cvzoo import runtime
 from cvzoo.catalog import Task
@@ -16,10 +16,6 @@ from cvzoo.infer import Options, Preprocess, Work, class_names, ranked, weights_
 from cvzoo.infer.decoding import batches, decoded
 from cvzoo.infer.results import Canvas, Prediction, Result
 from cvzoo.registry import BuiltModel
-from cvzoo.runtime import prepare
-
-if TYPE_CHECKING:
-    pass
 
 DEFAULT_TOP_K = 5
 IMAGENET = ([0.485, 0.456, 0.406], [0.229, 0.224, 0.225])  # mean, std
@@ -58,12 +54,10 @@ def transform_for(built: BuiltModel, options: Options) -> Callable[[Any], Any]:
 
 def run(work: Work) -> Iterator[tuple[Result, Canvas | None]]:
     """Top-k classes for each image, in input order."""
-    built, model, sources, options, device, on_image = work
+    built, ready, sources, options, on_image = work
     import torch
 
-    int8 = built.task is Task.quantized
-    ready = prepare(model, torch.device(device), options.precision, int8=int8)
-    compiling = options.compile is runtime.Compile.always and not int8
+    compiling = options.compile is runtime.Compile.always and built.task is not Task.quantized
     if compiling:
         ready.model = runtime.compiled(ready.model)
     names: list[str] | None = None
@@ -83,7 +77,7 @@ def run(work: Work) -> Iterator[tuple[Result, Canvas | None]]:
                 logits = ready.model(x)[: len(good)]
             if compiling and done == 0:
                 runtime.remember_compiled(
-                    runtime.compile_key(built.name, device, options.precision, options.batch_size)
+                    runtime.compile_key(built.name, ready.device, options.precision, options.batch_size)
                 )
             probabilities = torch.softmax(logits.float(), dim=1).cpu()
             names = names or class_names(built, probabilities.shape[1], options)

@@ -10,36 +10,30 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from cvzoo.catalog import Task
 from cvzoo.infer import Options, Work, class_names, weights_of
 from cvzoo.infer.decoding import batches, decoded
 from cvzoo.infer.results import Canvas, Detection, Keypoint, Result, rle
 
-if TYPE_CHECKING:
-    pass
-
 
 def run(work: Work) -> Iterator[tuple[Result, Canvas | None]]:
     """The objects found in each image, in input order."""
-    built, model, sources, options, device, on_image = work
+    built, ready, sources, options, on_image = work
     import torch
 
     weights = weights_of(built)
     keypoint_names = list(weights.meta.get("keypoint_names") or [])
     names = class_names(built, len(weights.meta["categories"]), options)
-    model = model.to(device).eval()
     done = 0
     for batch in batches(decoded(sources, weights.transforms(), keep_picture=True), options.batch_size):
         good = [d for d in batch if d.error is None]
         outputs: dict[int, dict[str, Any]] = {}
         if good:
-            with torch.inference_mode():
-                found = model([d.tensor.to(device) for d in good])
-            outputs = {
-                d.index: {k: v.cpu() for k, v in out.items()} for d, out in zip(good, found, strict=True)
-            }
+            with torch.inference_mode(), ready.autocast():
+                found = ready.model([d.tensor.to(ready.device) for d in good])
+            outputs = {d.index: _on_cpu(out) for d, out in zip(good, found, strict=True)}
         for d in batch:
             name = sources[d.index].name
             if d.error is not None:
@@ -60,6 +54,11 @@ def run(work: Work) -> Iterator[tuple[Result, Canvas | None]]:
         done += len(batch)
         if on_image:
             on_image(done)
+
+
+def _on_cpu(output: dict[str, Any]) -> dict[str, Any]:
+    """A model's output for one image on the CPU, its numbers as floats (autocast gives bf16/fp16)."""
+    return {k: v.cpu().float() if v.is_floating_point() else v.cpu() for k, v in output.items()}
 
 
 def _kept(output: dict[str, Any], options: Options) -> dict[str, Any]:

@@ -20,21 +20,20 @@ from cvzoo.infer import Options, Work, weights_of
 from cvzoo.infer.results import Canvas, Flow, Result
 
 if TYPE_CHECKING:
-    pass
+    from cvzoo.runtime import Prepared
 
 Frame = tuple[str, Any, "str | None"]  # (name, uint8 tensor [3, H, W] or None, error)
 
 
 def run(work: Work) -> Iterator[tuple[Result, Canvas | None]]:
     """The flow between each pair of consecutive frames, in order."""
-    built, model, sources, options, device, on_image = work
+    built, ready, sources, options, on_image = work
     least = built.weight_set.min_size if built.weight_set else [1, 1]
     transform = weights_of(built).transforms()
-    model = model.to(device).eval()
     previous: Frame | None = None
     for done, frame in enumerate(_frames(sources), 1):
         if previous is not None:
-            yield _pair(model, transform, previous, frame, device, options, least)
+            yield _pair(ready, transform, previous, frame, options, least)
         previous = frame
         if on_image:
             on_image(done)
@@ -56,7 +55,7 @@ def _frames(sources: Sequence[ImageSource]) -> Iterator[Frame]:
 
 
 def _pair(
-    model: Any, transform: Any, first: Frame, second: Frame, device: Any, options: Options, least: list[int]
+    ready: Prepared, transform: Any, first: Frame, second: Frame, options: Options, least: list[int]
 ) -> Any:
     task = Task.optical_flow.value
     (name, a, error_a), (next_name, b, error_b) = first, second
@@ -69,7 +68,7 @@ def _pair(
         small = f"{a.shape[2]}x{a.shape[1]}, smaller than the {least[1]}x{least[0]} the model needs"
         return Result(name, task, next=next_name, error=f"the frames are {small}"), None
     try:
-        field = estimate(model, transform, a, b, device)
+        field = estimate(ready, transform, a, b)
     except Exception as exc:  # a pair the model can't take must not stop the others
         return Result(name, task, next=next_name, error=f"cannot estimate the flow: {first_line(exc)}"), None
     magnitude = field.norm(dim=0)
@@ -77,15 +76,15 @@ def _pair(
     return Result(name, task, flow=flow, next=next_name), Canvas(a, field=field) if options.pictures else None
 
 
-def estimate(model: Any, transform: Any, a: Any, b: Any, device: Any) -> Any:
+def estimate(ready: Prepared, transform: Any, a: Any, b: Any) -> Any:
     """The flow field ``[2, H, W]`` from frame ``a`` to frame ``b`` (uint8 ``[3, H, W]`` each)."""
     import torch
 
     x, y = transform(a.unsqueeze(0), b.unsqueeze(0))
     pads = _padding(*x.shape[-2:])
     x, y = (torch.nn.functional.pad(t, pads, mode="replicate") for t in (x, y))
-    with torch.inference_mode():
-        field = model(x.to(device), y.to(device))[-1][0].cpu()
+    with torch.inference_mode(), ready.autocast():
+        field = ready.model(x.to(ready.device), y.to(ready.device))[-1][0].float().cpu()
     left, right, top, bottom = pads
     return field[:, top : field.shape[1] - bottom, left : field.shape[2] - right]
 

@@ -200,16 +200,15 @@ class _Predictor:
     job: Job
 
     def __init__(self) -> None:
-        import torch
-
         from cvzoo import registry
-        from cvzoo.runtime import Precision, detect_device, prepare
+        from cvzoo.infer import prepared, target_device
+        from cvzoo.runtime import Precision
 
         job = self.job
         self.built = registry.build(job.model, job.weights)
-        device = detect_device()
+        device = target_device(self.built, None)  # the actor's GPU if Ray gave it one; int8 on the CPU
         model = registry.load(self.built, device)
-        self.ready = prepare(model, torch.device(device), Precision(job.precision))
+        self.ready = prepared(self.built, model, Precision(job.precision), device)
         self.names: list[str] | None = None
 
     def __call__(self, batch: dict[str, Any]) -> dict[str, Any]:
@@ -293,6 +292,7 @@ def _import_ray() -> Any:
 
 def _check_model(job: Job) -> BuiltModel:
     from cvzoo import registry
+    from cvzoo.runtime import Precision, check_precision
 
     built = registry.build(job.model, job.weights)
     if built.entry is None or built.task not in (Task.classification, Task.quantized):
@@ -300,6 +300,7 @@ def _check_model(job: Job) -> BuiltModel:
         raise UsageError(
             f"the Ray engine runs the zoo's classifiers; {job.model} is {kind}: run it without --engine"
         )
+    check_precision(Precision(job.precision), built.task is Task.quantized)
     return built
 
 

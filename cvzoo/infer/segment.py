@@ -8,15 +8,12 @@ picture, the class map is scaled back to the original image (nearest neighbour).
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from cvzoo.catalog import Task
 from cvzoo.infer import Work, class_names, weights_of
 from cvzoo.infer.decoding import decoded
 from cvzoo.infer.results import Canvas, Result, Segment
-
-if TYPE_CHECKING:
-    pass
 
 
 def run(work: Work) -> Iterator[tuple[Result, Canvas | None]]:
@@ -25,19 +22,18 @@ def run(work: Work) -> Iterator[tuple[Result, Canvas | None]]:
     Images are run one at a time: resized to a side of 520 they keep their own aspect ratios,
     so they could not be stacked into one batch.
     """
-    built, model, sources, options, device, on_image = work
+    built, ready, sources, options, on_image = work
     import torch
 
     weights = weights_of(built)
     names = class_names(built, len(weights.meta["categories"]), options)
-    model = model.to(device).eval()
     for done, d in enumerate(decoded(sources, weights.transforms(), options.pictures), 1):
         name = sources[d.index].name
         if d.error is not None:
             yield Result(image=name, task=Task.segmentation.value, error=d.error), None
         else:
-            with torch.inference_mode():
-                out = model(d.tensor.unsqueeze(0).to(device))["out"][0].cpu()
+            with torch.inference_mode(), ready.autocast():
+                out = ready.model(d.tensor.unsqueeze(0).to(ready.device))["out"][0].float().cpu()
             classes = out.argmax(0)
             counts = torch.bincount(classes.flatten(), minlength=out.shape[0])
             present = [int(i) for i in torch.argsort(counts, descending=True, stable=True) if counts[i] > 0]

@@ -21,7 +21,7 @@ from cvzoo.infer.results import Canvas, Result
 from cvzoo.registry import BuiltModel
 
 if TYPE_CHECKING:
-    pass
+    from cvzoo.runtime import Prepared
 
 DEFAULT_TOP_K = 5
 
@@ -39,17 +39,16 @@ def sampling(built: BuiltModel) -> Sampling:
 
 def run(work: Work) -> Iterator[tuple[Result, Canvas | None]]:
     """Top-k classes for each clip, in input order."""
-    built, model, sources, options, device, on_image = work
+    built, ready, sources, options, on_image = work
     weights = weights_of(built)
     how = sampling(built)
     transform = weights.transforms()
-    model = model.to(device).eval()
     names: list[str] | None = None
     task = Task.video.value
     for done, source in enumerate(sources, 1):
         try:
             frames = read_frames(source, how)
-            probabilities, looped = _classify(model, transform, frames, how, device)
+            probabilities, looped = _classify(ready, transform, frames, how)
         except BadImage as exc:
             yield Result(image=source.name, task=task, error=str(exc)), None
         except Exception as exc:  # a clip the model can't take must not stop the others
@@ -66,13 +65,13 @@ def run(work: Work) -> Iterator[tuple[Result, Canvas | None]]:
             on_image(done)
 
 
-def _classify(model: Any, transform: Any, frames: Any, how: Sampling, device: Any) -> tuple[Any, bool]:
+def _classify(ready: Prepared, transform: Any, frames: Any, how: Sampling) -> tuple[Any, bool]:
     """The clips' averaged softmax probabilities, and whether the clip had to be looped."""
     import torch
 
     starts, looped = clip_starts(frames.shape[0], how)
     source = repeated(frames, how.clip_len) if looped else frames
     clips = transform(pick(source, starts, how.clip_len))  # [clips, T, 3, H, W] -> [clips, 3, T, h, w]
-    with torch.inference_mode():
-        logits = model(clips.to(device))
+    with torch.inference_mode(), ready.autocast():
+        logits = ready.model(ready.layout(clips.to(ready.device)))
     return torch.softmax(logits.float(), dim=1).mean(0).cpu(), looped
