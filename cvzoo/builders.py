@@ -97,6 +97,30 @@ def on_meta(make: Callable[[], Any]) -> Any:
     raise errors[0]
 
 
+def to_meta(model: nn.Module) -> nn.Module:
+    """``model`` with every parameter and buffer moved to meta, in place, shared ones kept shared.
+
+    ``Module.to("meta")`` gives each module its own copy of a parameter that two modules share
+    (tied weights), which would then be counted twice.
+    """
+    import torch
+    from torch import nn
+
+    moved: dict[int, torch.Tensor] = {}
+    originals = [*model.parameters(), *model.buffers()]  # alive until the end: ids stay unique
+    for module in model.modules():
+        for name, param in list(module._parameters.items()):
+            if param is not None:
+                if id(param) not in moved:
+                    moved[id(param)] = nn.Parameter(param.to("meta"), requires_grad=param.requires_grad)
+                module._parameters[name] = moved[id(param)]  # type: ignore[assignment]
+        for name, buffer in list(module._buffers.items()):
+            if buffer is not None:
+                module._buffers[name] = moved.setdefault(id(buffer), buffer.to("meta"))
+    del originals
+    return model
+
+
 @contextlib.contextmanager
 def intercepted_weights(get_state_dict: GetStateDict, load_state_dict: LoadStateDict) -> Iterator[None]:
     """While active, a builder's weights come from ``get_state_dict`` and go to ``load_state_dict``.

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
+from cvzoo.builders import to_meta
 from cvzoo.catalog import Task
 from cvzoo.errors import BuildError, first_line
 from cvzoo.inputs import example_inputs, format_shape, input_shape
@@ -116,7 +117,7 @@ def collect(
         elif _on_device(model) != "meta":
             # A user's ready-made instance: count on meta too, where attention's fused CPU path
             # (which the counter cannot see into) is never taken.
-            model = model.to("meta")
+            model = to_meta(model)
         inputs = example_inputs(built.task, shape, device)
     if built.task is Task.quantized:
         notes.append("quantized models are shown in float form: the same layers, parameters and MACs")

@@ -34,12 +34,13 @@ class TinyResNet(nn.Module):
         self.stem = nn.Conv2d(3, width, 3, padding=1)
         self.blocks = nn.Sequential(*[Block(width) for _ in range(blocks)])
         self.head = nn.Linear(width, num_classes)
-        self.head.weight = self.head.weight  # a tied parameter must still count once
+        self.tied = nn.Linear(width, num_classes, bias=False)
+        self.tied.weight = self.head.weight  # a parameter shared by two modules must count once
         self.pool = nn.AdaptiveAvgPool2d(1)
 
     def forward(self, x):
         x = self.pool(self.blocks(self.stem(x))).flatten(1)
-        return self.head(x)
+        return self.head(x) + self.tied(x)
 
 
 def make_tiny(**kwargs):
@@ -66,7 +67,7 @@ def test_user_model_class_or_function(model_file, symbol):
     expected = (3 * width * 9 + width) + 2 * block + (width * 10 + 10)
     assert result.total_params == expected
     conv_macs = 32 * 32 * (3 * width * 9 + 4 * width * width * 9)
-    assert result.macs == conv_macs + width * 10
+    assert result.macs == conv_macs + 2 * width * 10  # the shared weight is used twice
     blocks = next(c for c in stats.collapse(result.root).children if c.name == "blocks")
     assert [(c.name, c.count) for c in blocks.children] == [("blocks.0-1", 2)]
 
