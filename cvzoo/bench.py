@@ -58,6 +58,7 @@ class BenchRow:
 # the CPU, the process's peak resident memory during the batch above what it was before the model
 # was loaded (Linux: VmHWM, reset per batch). Elsewhere it is not measured.
 MEMORY_KINDS = ("cuda allocator peak", "RSS added by model and batch")
+WARMUP, ITERS = 3, 10  # calls before timing, and timed calls, unless asked otherwise
 PERCENTILE_SAMPLES = {90: 10, 99: 100}  # timed iterations a percentile needs before it is shown
 
 
@@ -90,8 +91,8 @@ def bench_model(
     precision: Precision = Precision.fp32,
     channels_last: bool = True,
     compile: bool = False,
-    warmup: int = 3,
-    iters: int = 10,
+    warmup: int = WARMUP,
+    iters: int = ITERS,
     pretrained: bool = False,
     input_size: Sequence[int] | None = None,
     on_step: Callable[[], None] | None = None,

@@ -38,6 +38,13 @@ def compare_rows(catalog: Catalog, names: Iterable[str]) -> list[CompareRow]:
     return rows
 
 
+def timing_steps(rows: Sequence[CompareRow]) -> int:
+    """How many model calls :func:`with_speed` makes (its ``on_step`` count), for a progress bar."""
+    from cvzoo.bench import ITERS, WARMUP
+
+    return len(rows) * (WARMUP + ITERS)
+
+
 def with_speed(
     rows: Sequence[CompareRow],
     catalog: Catalog,

@@ -90,6 +90,6 @@ def compare(
     zoo = load_catalog()
     rows = comparison.compare_rows(zoo, models)
     if with_bench:
-        with progress.step_bar(err, "timing", len(rows) * 13) as on_step:  # 3 warm-up + 10 timed each
+        with progress.step_bar(err, "timing", comparison.timing_steps(rows)) as on_step:
             rows = comparison.with_speed(rows, zoo, device, batch_size, on_step)
     emit(rows, fmt, COMPARE)
