@@ -1,8 +1,9 @@
 """cvzoo's on-disk cache: where it lives, and JSON documents read and written safely.
 
-What is cached (the catalogue) decides its own file name and layout; this module only keeps
-the disk honest. A missing, unreadable or corrupt file reads as None, so the caller rebuilds
-it; writes are atomic, and a cache folder that cannot be written costs speed, not correctness.
+What is cached (the catalogue, counts) decides its own file name and layout; this module only
+keeps the disk honest. A missing, unreadable, corrupt or altered file reads as None, so the
+caller rebuilds it; writes are atomic, and a cache folder that cannot be written costs speed,
+not correctness.
 Importing this module never imports torch.
 """
 
@@ -52,14 +53,28 @@ def installed_build(package: str) -> str:
 
 
 def read_json(path: Path) -> Any | None:
-    """The JSON document at ``path``, or None if it is missing or unreadable."""
+    """The JSON document kept at ``path``, or None if it is missing, unreadable or not as written.
+
+    Each file holds its document with a digest of it (:func:`write_json`): a file that parses
+    but was changed since (edited by hand, cut and mended, written by something else) reads as
+    None like a damaged one, so that no half-true cache ever reaches a user's screen.
+    """
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        kept = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
+    if not isinstance(kept, dict) or set(kept) != {"sha256", "document"}:
+        return None
+    return kept["document"] if kept["sha256"] == _digest(kept["document"]) else None
 
 
 def write_json(path: Path, document: Any) -> None:
-    """Write ``document`` to ``path`` atomically; a failure to write is ignored."""
+    """Write ``document`` to ``path`` atomically, with its digest; a failure to write is ignored."""
+    kept = {"sha256": _digest(document), "document": document}
     with contextlib.suppress(OSError):  # a read-only cache directory costs speed, not correctness
-        write_atomically(path, json.dumps(document))
+        write_atomically(path, json.dumps(kept))
+
+
+def _digest(document: Any) -> str:
+    text = json.dumps(document, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()

@@ -157,6 +157,10 @@ class Catalog:
             raise NoMatch(patterns, f" among {task.value} models" if task else "", near)
         return entries
 
+    def unmatched(self, patterns: Iterable[str] = (), task: Task | None = None) -> list[str]:
+        """The ``patterns`` that match no model (of ``task``), as given: the ones a user mistyped."""
+        return [p for p in patterns if not self.select([p], task)]
+
     def select(self, patterns: Iterable[str] = (), task: Task | None = None) -> list[ModelEntry]:
         """Models matching any of ``patterns`` (globs or substrings, case-insensitive), in natural order."""
         patterns = [p.lower() for p in patterns]

@@ -2,13 +2,15 @@
 
 Every file cvzoo writes (its caches, downloaded weights, pictures) goes through
 :func:`replacing`: the data is written to a temporary file beside the target and renamed
-over it only when whole, so an interrupted or failed write leaves the user's file as it was.
+over it only when whole, so an interrupted or failed write leaves the user's file as it was
+(a link is followed to its file; a device or a pipe is written to as it is).
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import stat
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,9 +24,21 @@ def replacing(target: Path) -> Iterator[Path]:
     the old one's permissions, or for a new file those the umask gives (``mkstemp`` alone would
     leave it readable by its owner only).
 
+    A symbolic link stays a link: the file it points to is the one replaced. A target that is
+    not a file (a device such as ``/dev/stdout``, a named pipe) is written to directly, since
+    it can't be replaced.
+
     Raises:
         OSError: when the folder cannot be written in, or the rename fails.
     """
+    try:
+        status = os.stat(target)  # what a link points to
+    except OSError:
+        status = None
+    if status is not None and not stat.S_ISREG(status.st_mode) and not stat.S_ISDIR(status.st_mode):
+        yield target
+        return
+    target = Path(os.path.realpath(target))
     fd, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
     os.close(fd)
     temporary = Path(name)

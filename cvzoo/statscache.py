@@ -49,7 +49,7 @@ def key(
     asked = {
         "schema": SCHEMA,
         "model": identity,
-        "weights": weights,
+        "weights": _weights_identity(weights),
         "input": list(requested_input) if requested_input else None,
         "kwargs": repr(sorted(kwargs.items())),
         "macs": count_macs,
@@ -102,33 +102,77 @@ def _code_versions() -> dict[str, str]:
     }
 
 
+def _weights_identity(weights: str) -> Any:
+    """``--weights`` as it bears on a count: a checkpoint file by where it is, its size and its time.
+
+    A checkpoint's shapes decide the architecture (its head's classes), so the same path holding
+    another file must be counted again; a set's name or ``none`` is itself.
+    """
+    path = Path(weights).expanduser()
+    try:
+        if path.is_file():
+            status = path.stat()
+            return {"file": str(path.resolve()), "size": status.st_size, "modified": status.st_mtime_ns}
+    except OSError:
+        pass
+    return weights
+
+
 def _user_file(spec: str) -> dict[str, Any] | None:
-    """A user's model by content: its file's, and that of each neighbour module it imports."""
+    """A user's model by content: its file's, and that of every module of its folder it imports.
+
+    Imports are followed from file to file (``import pkg.conf``, ``from pkg import conf``,
+    relative imports inside packages) as far as they stay in the file's folder, which is where
+    cvzoo imports them from; installed packages are keyed by nothing but their presence, and
+    data files a model reads are not keyed at all (``--no-cache`` recounts).
+    """
     match = USER_MODEL.match(spec)
     assert match is not None
     path = Path(match["path"]).expanduser()
     try:
-        source = path.read_bytes()
-        tree = ast.parse(source)
+        ast.parse(path.read_bytes())
     except (OSError, SyntaxError, ValueError):
         return None  # building it will say what is wrong; nothing to keep
-    contents = {path.name: hashlib.sha256(source).hexdigest()}
-    for name in _imported(tree):
-        for neighbour in (path.parent / f"{name}.py", path.parent / name / "__init__.py"):
-            if neighbour.is_file():
-                digest = hashlib.sha256(neighbour.read_bytes()).hexdigest()
-                contents[str(neighbour.relative_to(path.parent))] = digest
+    root = path.parent.resolve()
+    contents: dict[str, str] = {}
+    pending = [path.resolve()]
+    while pending:
+        file = pending.pop()
+        name = str(file.relative_to(root))
+        if name in contents:
+            continue
+        try:
+            source = file.read_bytes()
+            contents[name] = hashlib.sha256(source).hexdigest()
+            pending.extend(_imported_files(ast.parse(source), file, root))
+        except (OSError, SyntaxError, ValueError):
+            continue  # a neighbour that can't be read: its bytes (if any) are keyed, its imports not
     return {"file": str(path.resolve()), "symbol": match["symbol"], "contents": contents}
 
 
-def _imported(tree: ast.Module) -> set[str]:
-    """The top-level names of the modules a file imports."""
-    names: set[str] = set()
+def _imported_files(tree: ast.Module, file: Path, root: Path) -> list[Path]:
+    """The files under ``root`` that the imports of ``file`` may load, packages' ``__init__`` too."""
+    found: list[Path] = []
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
-            names.update(alias.name.split(".")[0] for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            names.add(node.module.split(".")[0])
-        elif isinstance(node, ast.ImportFrom) and node.level:
-            names.update(alias.name for alias in node.names)
-    return names
+            base, dotted = root, [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = root
+            if node.level:
+                base = file.parent
+                for _ in range(node.level - 1):
+                    base = base.parent
+            prefix = node.module or ""
+            dotted = [prefix] if prefix else []
+            # ``from pkg import conf`` may import a submodule as well as a name
+            dotted += [f"{prefix}.{a.name}" if prefix else a.name for a in node.names]
+        else:
+            continue
+        for module in dotted:
+            parts = module.split(".")
+            for i in range(1, len(parts) + 1):
+                package = base.joinpath(*parts[:i])
+                for candidate in (package.parent / f"{parts[i - 1]}.py", package / "__init__.py"):
+                    if candidate.is_file() and candidate.resolve().is_relative_to(root):
+                        found.append(candidate.resolve())
+    return found

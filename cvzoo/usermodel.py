@@ -121,10 +121,15 @@ def _run_user_code(path: Path, call: Callable[[], Any]) -> Any:
     except CvzooError:
         raise
     except Exception as exc:
-        mine = path.resolve()
-        frames = [f for f in traceback.extract_tb(exc.__traceback__) if Path(f.filename).resolve() == mine]
-        where = f"{path}:{frames[-1].lineno}" if frames else str(path)
-        if isinstance(exc, SyntaxError) and exc.lineno:
-            where = f"{path}:{exc.lineno}"
-        message = first_line(exc) if str(exc).strip() else ""
-        raise UserCodeError(f"{where}: {type(exc).__name__}: {message}".rstrip(": ")) from exc
+        raise UserCodeError(in_user_code(path, exc)) from exc
+
+
+def in_user_code(path: Path, exc: BaseException) -> str:
+    """``exc`` in one line, at the last line of the user's file it passed through: 'file:line: Error: ...'."""
+    mine = path.resolve()
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if Path(f.filename).resolve() == mine]
+    where = f"{path}:{frames[-1].lineno}" if frames else str(path)
+    if isinstance(exc, SyntaxError) and exc.lineno:
+        where = f"{path}:{exc.lineno}"
+    message = first_line(exc) if str(exc).strip() else ""
+    return f"{where}: {type(exc).__name__}: {message}".rstrip(": ")

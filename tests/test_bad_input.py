@@ -113,6 +113,50 @@ def test_a_closed_pipe_ends_quietly_with_status_141(warm_cache, tmp_path, args):
     assert result.stderr == ""
 
 
+@pytest.mark.parametrize(
+    ("args", "stdout", "reason"),
+    [
+        (("list",), "/dev/full", "No space left on device"),
+        (("summary", "resnet18", "-f", "json"), "/dev/full", "No space left on device"),
+        (("list", "-f", "json"), None, "Bad file descriptor"),  # the shell closed it: `>&-`
+    ],
+    ids=["list into a full disk", "summary json into a full disk", "list with stdout closed"],
+)
+def test_output_that_cannot_be_written_is_one_line_and_status_1(warm_cache, args, stdout, reason):
+    if stdout is not None and not os.path.exists(stdout):
+        pytest.skip(f"{stdout} is not on this system")
+    env = {**os.environ, "CVZOO_CACHE_DIR": os.environ["CVZOO_CACHE_DIR"]}
+    with open(stdout, "w") if stdout else open(os.devnull) as target:
+        argv = [sys.executable, "-m", "cvzoo", *args]
+        opened = {"stdout": target} if stdout else {"stdout": subprocess.DEVNULL}
+        if stdout is None:  # start it with descriptor 1 closed
+            argv = ["sh", "-c", '"$@" >&-', "sh", *argv]
+        result = subprocess.run(argv, stderr=subprocess.PIPE, text=True, env=env, timeout=300, **opened)
+    assert result.returncode == 1, result.stderr
+    assert result.stderr == f"error: cannot write the output: {reason}\n"
+
+
+def test_a_users_model_that_fails_or_gives_no_scores_is_one_line(warm_cache, tmp_path):
+    net = tmp_path / "net.py"
+    net.write_text(
+        "from torch import nn\n\n"
+        "class Fails(nn.Module):\n"
+        "    def forward(self, x):\n"
+        "        raise ValueError('boom')\n\n"
+        "class Dict(nn.Module):\n"
+        "    def __init__(self):\n"
+        "        super().__init__()\n"
+        "        self.head = nn.Linear(3, 2)\n\n"
+        "    def forward(self, x):\n"
+        "        return {'out': self.head(x.mean((2, 3)))}\n"
+    )
+    photo(0, (40, 30)).save(tmp_path / "p.jpg")
+    failed = one_error_line(run("infer", f"{net}:Fails", str(tmp_path / "p.jpg"), "-i", "8"), 1)
+    assert failed == f"error: {net}:5: ValueError: boom"
+    wrong = one_error_line(run("infer", f"{net}:Dict", str(tmp_path / "p.jpg"), "-i", "8"), 1)
+    assert wrong == f"error: {net}:Dict returned a dict; infer takes a tensor [N, classes]"
+
+
 # --- --kwarg values are Python literals ---------------------------------------------------------
 
 
@@ -189,3 +233,15 @@ def test_nothing_matched_names_the_pattern(warm_cache, tmp_path, monkeypatch, ar
     result = run(*args)
     assert result.exit_code in (1, 2) and needle in one_error_line(result, result.exit_code)
     assert not (tmp_path / "p.png").exists()
+
+
+@pytest.mark.parametrize(
+    "args",
+    [("list", "resnet18", "zzz", "-f", "json"), ("plot", "resnet18", "zzz", "--out", "p.png")],
+    ids=["list", "plot"],
+)
+def test_a_pattern_that_matched_nothing_beside_others_is_named(warm_cache, tmp_path, monkeypatch, args):
+    monkeypatch.chdir(tmp_path)
+    result = run(*args)
+    assert result.exit_code == 0, result.stderr
+    assert result.stderr.splitlines()[-1].startswith("note: no model matches 'zzz'")

@@ -180,10 +180,39 @@ def test_corrupt_stale_or_inconsistent_cache_is_rebuilt_silently(zoo, tmp_path, 
     monkeypatch.setenv("CVZOO_CACHE_DIR", str(tmp_path))
     catalog.store(zoo)
     path = catalog.cache_path()
-    path.write_text(damage(path.read_text()))
+    damaged = damage(json.dumps(cache.read_json(path)))
+    try:  # a document that parses is written as cvzoo writes, digest and all: its contents must tell
+        cache.write_json(path, json.loads(damaged))
+    except ValueError:
+        path.write_text(damaged)
     monkeypatch.setattr(catalog, "build_catalog", lambda: zoo)
     assert catalog.load_catalog() == zoo
     assert catalog.cached_catalog() == zoo  # and the good one replaced it
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        lambda doc: {**doc, "models": [m for m in doc["models"] if m["name"] != "vgg11"]},  # one gone
+        lambda doc: {**doc, "models": [{**doc["models"][0], "task": "classification "}, *doc["models"][1:]]},
+        lambda doc: {
+            **doc,
+            "models": [
+                {**m, "weights": [{**w, "params": "abc"} for w in m["weights"]]} for m in doc["models"]
+            ],
+        },
+    ],
+    ids=["a-model-removed", "a-task-misspelt", "a-number-as-text"],
+)
+def test_a_cache_edited_by_hand_is_rebuilt(zoo, tmp_path, monkeypatch, edit):
+    """A file that still parses but is not what cvzoo wrote (its digest differs) is never believed."""
+    monkeypatch.setenv("CVZOO_CACHE_DIR", str(tmp_path))
+    catalog.store(zoo)
+    path = catalog.cache_path()
+    kept = json.loads(path.read_text())
+    path.write_text(json.dumps({**kept, "document": edit(kept["document"])}))
+    monkeypatch.setattr(catalog, "build_catalog", lambda: zoo)
+    assert catalog.load_catalog() == zoo
 
 
 def _two_defaults(model: dict) -> dict:

@@ -76,6 +76,44 @@ def test_a_user_model_is_keyed_by_its_content_and_its_neighbours(tmp_path):
     assert statscache.key(f"{tmp_path}/missing.py:net", "DEFAULT", [8, 8], {}, True) is None
 
 
+@pytest.mark.parametrize(
+    "statement",
+    ["from pkg.conf import WIDTH", "from pkg import conf", "import pkg.conf", "from pkg.sub import WIDTH"],
+)
+def test_a_user_model_is_keyed_by_the_submodules_it_imports_too(tmp_path, statement):
+    """Modules inside packages of the model's folder, reached directly or through relative imports."""
+    (tmp_path / "pkg" / "sub").mkdir(parents=True)
+    (tmp_path / "pkg" / "__init__.py").write_text("")
+    (tmp_path / "pkg" / "conf.py").write_text("WIDTH = 4\n")
+    (tmp_path / "pkg" / "sub" / "__init__.py").write_text("from ..conf import WIDTH\n")
+    model = tmp_path / "net.py"
+    model.write_text(f"{statement}\nfrom torch import nn\n")
+    first = statscache.key(f"{model}:net", "DEFAULT", [8, 8], {}, True)
+    (tmp_path / "pkg" / "conf.py").write_text("WIDTH = 8\n")
+    assert statscache.key(f"{model}:net", "DEFAULT", [8, 8], {}, True) != first
+
+
+def test_a_checkpoint_is_keyed_by_the_file_it_names_now(warm_cache, own_cache, tmp_path, monkeypatch):
+    """The same --weights text in two folders, or a file replaced in place, is counted afresh."""
+    import torch
+    from torchvision.models import resnet18
+
+    for folder, classes in (("a", 10), ("b", 5)):
+        (tmp_path / folder).mkdir()
+        torch.save(resnet18(num_classes=classes).state_dict(), tmp_path / folder / "ckpt.pth")
+    counts = []
+    for folder in ("a", "b", "a"):
+        monkeypatch.chdir(tmp_path / folder)
+        counted = reports.count("resnet18", "ckpt.pth", count_macs=False, catalog=warm_cache)
+        counts.append(counted.total_params)
+    head = 512 * 1000 + 1000
+    assert counts == [11_689_512 - head + 512 * 10 + 10, 11_689_512 - head + 512 * 5 + 5] + counts[:1]
+    torch.save(resnet18(num_classes=3).state_dict(), tmp_path / "a" / "ckpt.pth")
+    os.utime(tmp_path / "a" / "ckpt.pth", ns=(1, 1))  # a replaced file, even with an odd time
+    replaced = reports.count("resnet18", "ckpt.pth", count_macs=False, catalog=warm_cache).total_params
+    assert replaced == 11_689_512 - head + 512 * 3 + 3
+
+
 def test_a_changed_user_model_is_counted_again(warm_cache, own_cache, tmp_path):
     model = tmp_path / "net.py"
     model.write_text("from torch import nn\n\ndef net():\n    return nn.Conv2d(3, 4, 3)\n")
@@ -94,6 +132,14 @@ def test_a_damaged_entry_is_counted_again_and_replaced(warm_cache, own_cache, mo
     monkeypatch.setattr(stats, "collect", lambda *a, **k: counted.append(1) or real(*a, **k))
     assert reports.count("resnet18", catalog=warm_cache) == fresh and counted == [1]
     assert statscache.read(path.stem) == fresh  # whole again
+
+
+def test_an_entry_edited_by_hand_is_counted_again(warm_cache, own_cache):
+    fresh = reports.count("resnet18", catalog=warm_cache)
+    path = statscache.path_for(statscache.key("resnet18", "DEFAULT", None, {}, True))
+    kept = json.loads(path.read_text())
+    path.write_text(json.dumps({**kept, "document": {**kept["document"], "total_params": "x"}}))
+    assert reports.count("resnet18", catalog=warm_cache) == fresh
 
 
 def test_no_cache_counts_again(warm_cache, own_cache, monkeypatch):

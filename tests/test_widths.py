@@ -116,3 +116,16 @@ def test_list_compare_and_info_at_every_width(warm_cache, golden, monkeypatch, w
         assert_nothing_cut("\n".join(line for line in lines if line not in urls), width)
     at_100 = at_width(monkeypatch, 100, "list").stdout
     assert "Metric" in headers(at_100) and "Acc@5" in headers(at_100)  # 100 columns hold more than 80
+
+
+@pytest.mark.parametrize("no_color", [True, False], ids=["NO_COLOR", "colour"])
+def test_a_terminal_without_colour_marks_the_best_in_the_text(monkeypatch, no_color):
+    """NO_COLOR in a terminal: the best of each column is starred, as in a pipe, not bold alone."""
+    import importlib
+
+    from rich.console import Console
+
+    app = importlib.import_module("cvzoo.cli.app")  # the module (the package's ``app`` is the Typer app)
+    terminal = Console(force_terminal=True, color_system="standard", no_color=no_color, width=100)
+    monkeypatch.setattr(app, "out", terminal)
+    assert app.surface().color is not no_color

@@ -12,7 +12,7 @@ from __future__ import annotations
 import sys
 
 from cvzoo.cli import inspection, speed, trying, wiring, zoo
-from cvzoo.cli.app import app, reader_gone
+from cvzoo.cli.app import ClosedStream, app, reader_gone
 
 # Registered here, in the order ``cvzoo --help`` lists them.
 for _name, _command in (
@@ -34,6 +34,8 @@ __all__ = ["app", "main"]
 
 def main() -> None:
     """The ``cvzoo`` console script."""
+    if sys.stdout is None:  # started with stdout closed: what is written fails in one line
+        sys.stdout = ClosedStream()
     try:
         app(prog_name="cvzoo")
     except BrokenPipeError:  # help or a usage message cut off: the reader has gone

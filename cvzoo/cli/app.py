@@ -8,6 +8,7 @@ stderr, and text that came from the user is always printed literally, never as r
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import sys
 from enum import Enum
@@ -80,12 +81,38 @@ class _Group(TyperGroup):
             raise typer.Exit(exc.exit_code) from None
         except BrokenPipeError:  # `cvzoo list | head`: the reader has gone, which is no error
             raise typer.Exit(reader_gone()) from None
+        except OSError as exc:  # stdout on a full disk, a closed descriptor: one line, not a traceback
+            if state.debug:
+                raise
+            say("error", _describe(exc))
+            raise typer.Exit(1) from None
 
     def make_context(self, *args: Any, **kwargs: Any) -> Any:
         try:  # `cvzoo --help | head` prints the help while parsing
             return super().make_context(*args, **kwargs)
         except BrokenPipeError:
             raise typer.Exit(reader_gone()) from None
+
+
+def _describe(exc: OSError) -> str:
+    """An operating-system error in a line: what failed, on which file (stdout when none is named)."""
+    reason = exc.strerror or str(exc) or type(exc).__name__
+    return f"cannot write {exc.filename}: {reason}" if exc.filename else f"cannot write the output: {reason}"
+
+
+class ClosedStream:
+    """Stands in for a standard stream the shell closed (``>&-``): writing to it is an OSError."""
+
+    def write(self, text: str) -> int:
+        """Refuse, as writing to a closed descriptor does."""
+        raise OSError(errno.EBADF, os.strerror(errno.EBADF))
+
+    def flush(self) -> None:
+        """Nothing to flush."""
+
+    def isatty(self) -> bool:
+        """Not a terminal."""
+        return False
 
 
 app = typer.Typer(
@@ -125,7 +152,7 @@ def surface() -> Surface:
     else:
         columns = os.environ.get("COLUMNS", "")
         width = int(columns) if columns.isdigit() and int(columns) > 0 else None
-    return Surface(width=width, color=out.color_system is not None)
+    return Surface(width=width, color=out.color_system is not None and not out.no_color)  # NO_COLOR too
 
 
 def emit(result: Any, fmt: Enum, view: View[Any]) -> None:

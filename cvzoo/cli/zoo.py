@@ -36,8 +36,10 @@ def list_(
     """The zoo with its published size, cost and accuracy."""
     from cvzoo.render import zoo
 
-    rows = catalog.list_rows(load_catalog(), patterns or (), task, sort, desc, all_weights, limit)
+    zoo_catalog = load_catalog()
+    rows = catalog.list_rows(zoo_catalog, patterns or (), task, sort, desc, all_weights, limit)
     emit(rows, fmt, zoo.view(all_weights))
+    _say_unmatched(zoo_catalog, patterns, task)
 
 
 def info(
@@ -73,6 +75,16 @@ def plot(
     from cvzoo.plot import plot_points
     from cvzoo.render.chart import write_plot
 
-    points = plot_points(load_catalog(), patterns or (), task, x, y)
+    zoo_catalog = load_catalog()
+    points = plot_points(zoo_catalog, patterns or (), task, x, y)
     write_plot(points, out, x, y, task)
     say("", f"wrote {out} ({len(points)} models, {sum(p.pareto for p in points)} on the Pareto front)")
+    _say_unmatched(zoo_catalog, patterns, task)
+
+
+def _say_unmatched(zoo_catalog: catalog.Catalog, patterns: list[str] | None, task: Task | None) -> None:
+    """One line for the patterns that matched nothing while others did (all missing is an error)."""
+    missed = zoo_catalog.unmatched(patterns or (), task)
+    if missed:
+        among = f" among {task.value} models" if task else ""
+        say("note", f"no model matches {' '.join(repr(p) for p in missed)}{among}", style="yellow")

@@ -8,14 +8,19 @@ numbers as the model as built; see :func:`cvzoo.infer.prepared`).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 from cvzoo import runtime
 from cvzoo.catalog import Task
+from cvzoo.errors import BuildError, CvzooError, UserCodeError, first_line
 from cvzoo.infer import Options, Preprocess, Work, class_names, ranked, weights_of
 from cvzoo.infer.decoding import batches, decoded
 from cvzoo.infer.results import Canvas, Prediction, Result
+from cvzoo.inputs import format_shape
 from cvzoo.registry import BuiltModel
+from cvzoo.runtime import Prepared
+from cvzoo.usermodel import in_user_code
 
 DEFAULT_TOP_K = 5
 IMAGENET = ([0.485, 0.456, 0.406], [0.229, 0.224, 0.225])  # mean, std
@@ -52,6 +57,36 @@ def transform_for(built: BuiltModel, options: Options) -> Callable[[Any], Any]:
     return as_floats
 
 
+def _scores(built: BuiltModel, ready: Prepared, x: Any) -> Any:
+    """The model's class scores ``[N, classes]`` for the batch ``x``; what goes wrong, in one line.
+
+    Raises:
+        UserCodeError: when a user's own model fails (its file and line) or gives no such tensor.
+        BuildError: when a zoo model fails on the batch.
+    """
+    import torch
+
+    try:
+        with torch.inference_mode(), ready.autocast():
+            scores = ready.model(x)
+    except CvzooError:
+        raise
+    except Exception as exc:
+        if built.entry is None:  # the user's code: where in their file
+            raise UserCodeError(in_user_code(Path(built.name.rsplit(":", 1)[0]), exc)) from exc
+        raise BuildError(
+            f"{built.name} failed on a batch of {format_shape(x.shape)}: {first_line(exc)}"
+        ) from exc
+    if not isinstance(scores, torch.Tensor):
+        raise UserCodeError(
+            f"{built.name} returned a {type(scores).__name__}; infer takes a tensor [N, classes]"
+        )
+    if scores.dim() != 2:
+        shape = format_shape(scores.shape)
+        raise UserCodeError(f"{built.name} returned a tensor of {shape}; infer takes one of [N, classes]")
+    return scores
+
+
 def run(work: Work) -> Iterator[tuple[Result, Canvas | None]]:
     """Top-k classes for each image, in input order."""
     built, ready, sources, options, on_image = work
@@ -72,9 +107,7 @@ def run(work: Work) -> Iterator[tuple[Result, Canvas | None]]:
             x = torch.stack([d.tensor for d in good])
             if compiling and len(good) < options.batch_size:  # one shape: no second compilation
                 x = torch.cat([x, x.new_zeros(options.batch_size - len(good), *x.shape[1:])])
-            x = ready.layout(x.to(ready.device))
-            with torch.inference_mode(), ready.autocast():
-                logits = ready.model(x)[: len(good)]
+            logits = _scores(built, ready, ready.layout(x.to(ready.device)))[: len(good)]
             if compiling and done == 0:
                 runtime.remember_compiled(
                     runtime.compile_key(built.name, ready.device, options.precision, options.batch_size)
