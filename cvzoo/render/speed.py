@@ -10,7 +10,7 @@ from cvzoo.render import Display, Surface, View
 from cvzoo.render.data import to_csv, to_jsonable
 from cvzoo.render.numbers import fixed, human_bytes
 from cvzoo.render.tables import Column, fit_columns, marked, non_empty, records_table
-from cvzoo.render.zoo import figure_columns
+from cvzoo.render.zoo import figure_columns, metric_as_accuracy
 
 BENCH_COLUMNS = [
     Column("Model", lambda r: r.model, "left", wrap=True),
@@ -63,7 +63,7 @@ COMPARE_COLUMNS = [
 def compare_table(rows: Sequence[CompareRow], surface: Surface | None = None) -> Display:
     """Side by side, the best value of each column marked: bold green, or ``*`` without colour."""
     surface = surface or Surface()
-    columns = non_empty(rows, COMPARE_COLUMNS)
+    columns = metric_as_accuracy(non_empty(rows, COMPARE_COLUMNS))
     caption = "best of each column in bold green"
     if not surface.color:
         columns, caption = marked(rows, columns, "*"), "* best of each column"

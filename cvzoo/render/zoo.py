@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import Any
 
 from cvzoo.catalog import Figures, ZooRow
@@ -42,13 +43,23 @@ def figure_columns(side_by_side: bool = False) -> list[Column]:
     specs: list[tuple[str, Callable[[Figures], Any], Callable[[Any], str], Any, int]] = [
         ("Params", lambda f: f.params, human_count, min, 0),
         ("GMACs", lambda f: f.gmacs, human_float, min, 0),
-        ("Acc@1", lambda f: f.acc1, lambda v: fixed(v, 2), max, 0),
+        ("Acc@1", lambda f: f.acc1, lambda v: fixed(v, 2), max, 1),  # before a name is broken
         ("Acc@5", lambda f: f.acc5, lambda v: fixed(v, 2), max, 4),
         ("Metric", lambda f: f.metrics, metric_text, None, 3),  # wraps between metrics
         ("MiB", lambda f: f.file_size_mib, lambda v: fixed(v, 1), min, 6),
         ("Input", lambda f: f.input_size, human_size, None, 5),
     ]
     return [_figure(*spec, side_by_side=side_by_side) for spec in specs]
+
+
+def metric_as_accuracy(columns: Sequence[Column]) -> list[Column]:
+    """Where no row has an ImageNet accuracy (detection, segmentation), Metric is the accuracy.
+
+    It then gives way last of the figures, as Acc@1 does, rather than before the file size.
+    """
+    if any(c.header == "Acc@1" for c in columns):
+        return list(columns)
+    return [replace(c, drop=1) if c.header == "Metric" else c for c in columns]
 
 
 def columns(all_weights: bool) -> list[Column]:
@@ -69,7 +80,7 @@ def table(rows: Sequence[ZooRow], all_weights: bool = False, surface: Surface | 
     table would be wider than the terminal (a note on stderr says which).
     """
     width = surface.width if surface else None
-    fit = fit_columns(rows, non_empty(rows, columns(all_weights)), width)
+    fit = fit_columns(rows, metric_as_accuracy(non_empty(rows, columns(all_weights))), width)
     count = (
         f"{len(rows)} weight sets · * DEFAULT"
         if all_weights
