@@ -24,9 +24,12 @@ if TYPE_CHECKING:
     from torch import nn
 
 Shapes = dict[str, list[int]]
-SCHEMA = 1
+SCHEMA = 2  # 2: each model's DEFAULT architecture first
 CONV_SETTINGS = ("kernel_size", "stride", "padding", "dilation", "groups")
-CONV_SETTINGS = ("kernel_size", "stride", "padding", "dilation", "groups")
+# Tasks whose heads are rebuilt by the builder itself (``num_classes=N``) rather than by swapping one
+# layer: a detector's classes shape several layers at once (boxes per class, anchors x classes).
+REBUILT = (Task.detection, Task.segmentation)
+PER_CLASS = (1, 4, 6, 9)  # outputs per class in detection heads: boxes (4), anchors (6 for SSD, 9)
 
 
 @dataclass(frozen=True)
@@ -37,9 +40,14 @@ class Fit:
     weight_set: str | None  # the set whose architecture it is; None: the builder's defaults
     num_classes: int | None = None  # the outputs of a replaced head, if the head differs
     heads: tuple[str, ...] = ()  # the modules replaced to fit (``fc``, ``classifier.1``...)
+    # For a detector or segmenter, the builder's arguments that make it (``num_classes=2``), its
+    # backbone as in a pretrained model: what fine-tuning by torchvision's tutorials gives.
+    arguments: tuple[tuple[str, Any], ...] = ()
 
     def describe(self) -> str:
         """``resnet18, num_classes=10`` (and the weight set whose architecture, if it matters)."""
+        if self.arguments:
+            return ", ".join([self.model, *(f"{k}={v}" for k, v in self.arguments)])
         if self.num_classes is not None:
             return f"{self.model}, num_classes={self.num_classes}"
         return self.model + (f" ({self.weight_set} architecture)" if self.weight_set else "")
@@ -53,7 +61,8 @@ def shapes_of(state: dict[str, Any]) -> Shapes:
 def candidates(entry: ModelEntry) -> Iterator[tuple[str | None, nn.Module]]:
     """Each distinct architecture of ``entry`` on meta: one per weight set, and the builder's own."""
     seen: list[Shapes] = []
-    for weight_set in [*entry.weights, None]:
+    ordered = [entry.default, *(w for w in entry.weights if w is not entry.default)]
+    for weight_set in [*ordered, None]:  # DEFAULT first: its preprocessing wins among equal shapes
         try:
             model = build_architecture(entry, weight_set)
         except Exception:  # an architecture the builder won't make without its weights: not a candidate
@@ -87,11 +96,43 @@ def match(model: str, weight_set: str | None, arch: Shapes, state: Shapes) -> Fi
 def fit_model(entry: ModelEntry, state: Shapes) -> Fit | None:
     """The first architecture of ``entry`` that ``state`` fits, exact ones first."""
     fits = []
+    default: Shapes | None = None
     for name, model in candidates(entry):
-        fit = match(entry.name, name, shapes_of(model.state_dict()), state)
+        arch = shapes_of(model.state_dict())
+        default = default or arch
+        fit = match(entry.name, name, arch, state)
         if fit is not None:
             fits.append(fit)
-    return min(fits, key=lambda f: f.num_classes is not None, default=None)
+    best = min(fits, key=lambda f: f.num_classes is not None, default=None)
+    if entry.task in REBUILT and default is not None and (best is None or best.num_classes is not None):
+        return rebuilt_fit(entry, default, state) or best
+    return best
+
+
+def rebuilt_fit(entry: ModelEntry, default: Shapes, state: Shapes) -> Fit | None:
+    """A detector or segmenter built with another number of classes that ``state`` fits exactly.
+
+    The numbers tried come from the outputs of the tensors whose shapes differ from the DEFAULT
+    architecture's (``default``), each divided by the outputs a head has per class.
+    """
+    shared = default.keys() & state.keys()
+    if len(shared) < 0.9 * max(len(default), len(state)):
+        return None  # another network altogether
+    outputs = {state[k][0] for k in shared if state[k] != default[k] and state[k]}
+    tried = sorted({n // k for n in outputs for k in PER_CLASS if n % k == 0 and n // k > 1})
+    variants: list[dict[str, Any]] = [{}]
+    if entry.task is Task.segmentation:  # fine-tuned with or without the auxiliary classifier
+        variants = [{"aux_loss": any(k.startswith("aux_classifier.") for k in state)}]
+    for classes in tried[:6]:
+        for variant in variants:
+            arguments = {"num_classes": classes, **variant}
+            try:
+                model = build_architecture(entry, None, arguments, pretrained_backbone=True)
+            except Exception:  # the builder refuses this number: not a fit
+                continue
+            if shapes_of(model.state_dict()) == state:
+                return Fit(entry.name, None, num_classes=classes, arguments=tuple(arguments.items()))
+    return None
 
 
 OnBuild = Callable[[], contextlib.AbstractContextManager[Any]]  # entered around a slow first build
@@ -102,11 +143,12 @@ def find(catalog: Catalog, state: Shapes, on_build: OnBuild | None = None) -> li
     index = _index(catalog, on_build)
     found = []
     for name, archs in index.items():
-        for weight_set, arch in archs:
-            fit = match(name, weight_set, arch, state)
-            if fit is not None:
-                found.append(fit)
-                break
+        fit = next((f for w, a in archs if (f := match(name, w, a, state)) is not None), None)
+        entry = catalog.models[name]
+        if entry.task in REBUILT and (fit is None or fit.num_classes is not None):
+            fit = rebuilt_fit(entry, archs[0][1], state) or fit
+        if fit is not None:
+            found.append(fit)
     return found
 
 

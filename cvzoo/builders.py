@@ -26,7 +26,11 @@ LoadStateDict = Callable[..., Any]  # (module, state_dict, *args, **kwargs), as 
 
 
 def build_architecture(
-    entry: ModelEntry, weight_set: WeightSet | None, extra: dict[str, Any] | None = None, meta: bool = True
+    entry: ModelEntry,
+    weight_set: WeightSet | None,
+    extra: dict[str, Any] | None = None,
+    meta: bool = True,
+    pretrained_backbone: bool = False,
 ) -> nn.Module:
     """Torchvision's builder for ``entry``, configured by ``weight_set`` but loading no file.
 
@@ -36,6 +40,9 @@ def build_architecture(
         extra: keyword arguments for the builder (``--kwarg num_classes=10``).
         meta: build on the meta device (nothing allocated); else on the CPU with the builder's
             own random initialisation, which timing and ``--weights none`` need.
+        pretrained_backbone: with no ``weight_set``, keep the builder's default backbone weights
+            (not loaded: intercepted), so the backbone is built as a pretrained one is (frozen
+            BatchNorm), as in a model fine-tuned from it.
 
     Raises:
         UsageError: when the builder refuses one of ``extra``.
@@ -55,7 +62,7 @@ def build_architecture(
             kwargs["weights"] = kwargs["weights"].meta["unquantized"]
     else:
         kwargs["weights"] = None
-        if "weights_backbone" in accepted:
+        if "weights_backbone" in accepted and not pretrained_backbone:
             kwargs["weights_backbone"] = None  # else the builder downloads ImageNet backbone weights
     if "quantize" in accepted:
         kwargs["quantize"] = False

@@ -14,15 +14,24 @@ from pathlib import Path
 
 from cvzoo import architectures, weights
 from cvzoo.catalog import Catalog
+from cvzoo.errors import UsageError
 
 # Buffers that state dicts carry beside parameters (BatchNorm's statistics and step count).
 BUFFER_SUFFIXES = ("running_mean", "running_var", "num_batches_tracked")
 
 
 def is_checkpoint(name: str) -> bool:
-    """Whether ``name`` is a checkpoint file (rather than a model name or ``file.py:Name``)."""
+    """Whether ``name`` names a checkpoint file (rather than a model name or ``file.py:Name``).
+
+    Raises:
+        UsageError: for a checkpoint's name (``model.pt``) where there is no such file.
+    """
     path = Path(name).expanduser()
-    return path.suffix.lower() in weights.CHECKPOINT_SUFFIXES and path.is_file()
+    if path.suffix.lower() not in weights.CHECKPOINT_SUFFIXES:
+        return False
+    if not path.is_file():
+        raise UsageError(f"checkpoint '{name}' does not exist; give a state-dict file or a model's name")
+    return True
 
 
 @dataclass(frozen=True)

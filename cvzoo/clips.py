@@ -9,12 +9,12 @@ Frames come out as uint8 tensors ``[T, 3, H, W]``. A clip that can't be read is 
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cvzoo.errors import BadImage, UsageError
+from cvzoo.errors import BadImage, UsageError, first_line
 from cvzoo.images import EXTENSIONS, ImageSource, decode, gather, read_bytes
 
 VIDEO_EXTENSIONS = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv"}
@@ -50,30 +50,49 @@ def gather_clips(inputs: list[str]) -> list[ImageSource]:
     return sources
 
 
-def read_frames(source: ImageSource, sampling: Sampling | None = None) -> Any:
+def read_frames(
+    source: ImageSource, sampling: Sampling | None = None, shrink: Callable[[Any], Any] | None = None
+) -> Any:
     """All frames of ``source``, resampled to ``sampling.frame_rate`` for a video file.
+
+    ``shrink`` is applied to each frame as it is decoded, so that a long video in high
+    resolution is held at the size the model takes it, not at its own.
 
     Raises:
         BadImage: for a clip that can't be read (or PyAV missing for a video file).
     """
     import torch
 
-    if source.path is not None and source.path.is_dir():
-        frames = [_tensor(decode(read_bytes(ImageSource(str(p), path=p)))) for p in _frames_in(source.path)]
-    else:
-        data = read_bytes(source)
-        if data[:6] in (b"GIF87a", b"GIF89a"):
-            frames = list(_gif_frames(data))
-        elif _is_video(source, data):
-            frames = list(_video_frames(data, sampling.frame_rate if sampling else None))
-        else:
-            frames = [_tensor(decode(data))]  # a single image: a clip of one frame
+    frames = [(shrink or _as_is)(frame) for frame in iter_frames(source, sampling)]
     if not frames:
         raise BadImage("no frames in the clip")
     sizes = {tuple(f.shape) for f in frames}
     if len(sizes) > 1:
         raise BadImage(f"frames of different sizes ({', '.join('x'.join(map(str, s[1:])) for s in sizes)})")
     return torch.stack(frames)
+
+
+def iter_frames(source: ImageSource, sampling: Sampling | None = None) -> Iterator[Any]:
+    """The frames of ``source`` one by one, as decoded (uint8 ``[3, H, W]`` each): nothing held.
+
+    Raises:
+        BadImage: for a clip that can't be read, when the frames reach it.
+    """
+    if source.path is not None and source.path.is_dir():
+        for path in _frames_in(source.path):
+            yield _tensor(decode(read_bytes(ImageSource(str(path), path=path))))
+        return
+    data = read_bytes(source)
+    if data[:6] in (b"GIF87a", b"GIF89a"):
+        yield from _gif_frames(data)
+    elif _is_video(source, data):
+        yield from _video_frames(data, sampling.frame_rate if sampling else None)
+    else:
+        yield _tensor(decode(data))  # a single image: a clip of one frame
+
+
+def _as_is(frame: Any) -> Any:
+    return frame
 
 
 def clip_starts(frames: int, sampling: Sampling) -> tuple[list[int], bool]:
@@ -143,8 +162,12 @@ def _video_frames(data: bytes, frame_rate: float | None) -> Iterator[Any]:
                 while math.floor(k * step) == i:
                     yield picture
                     k += 1
-    except (av.error.FFmpegError, IndexError, ValueError) as exc:  # IndexError: no video stream
-        raise BadImage(f"cannot decode the video: {exc}") from None
+    except IndexError:
+        raise BadImage("cannot decode the video: the file has no video stream") from None
+    except av.error.FFmpegError as exc:
+        raise BadImage(f"cannot decode the video: {exc.strerror or first_line(exc)}") from None
+    except ValueError as exc:
+        raise BadImage(f"cannot decode the video: {first_line(exc)}") from None
 
 
 def repeated(frames: Any, length: int) -> Any:

@@ -190,6 +190,8 @@ def _fit(entry: ModelEntry, path: Path) -> Fit:
 
 def _fitted(entry: ModelEntry, fit: Fit) -> nn.Module:
     """``entry``'s architecture as ``fit`` says, on meta (its head replaced if the outputs differ)."""
+    if fit.arguments:
+        return build_architecture(entry, None, dict(fit.arguments), pretrained_backbone=True)
     model = build_architecture(entry, entry.weight_set(fit.weight_set) if fit.weight_set else None)
     return architectures.with_heads(model, fit) if fit.heads else model
 

@@ -8,6 +8,7 @@ are memory-mapped and assigned to a model built on meta, never copied.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import re
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
     import torch
     from torch import nn
 
+NOT_A_CHECKPOINT = "neither a file of torch.save nor safetensors, or a damaged one"
 CHECKPOINT_SUFFIXES = (".pth", ".pt", ".bin", ".ckpt", ".safetensors")
 MIRROR_ENV = "CVZOO_WEIGHTS_MIRROR"  # a base URL serving torchvision's files, for air-gapped sites
 OnDownload = Callable[[int, "int | None"], None]  # (bytes done, bytes in all if known)
@@ -123,19 +125,26 @@ def _read_tensors(path: Path) -> Any:
             return load_file(str(path))
         try:
             return torch.load(path, map_location="cpu", mmap=True, weights_only=True)
-        except RuntimeError as exc:
-            if "mmap" not in str(exc):
-                raise
+        except (RuntimeError, OSError):  # the legacy format, or a damaged file: read it plainly
             with warnings.catch_warnings():  # torch's note about the protocol is not for the user
                 warnings.simplefilter("ignore", UserWarning)
-                return torch.load(path, map_location="cpu", weights_only=True)  # the legacy format
+                return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
+        if "Weights only load failed" not in str(exc):  # not a pickle at all
+            raise WeightsUnavailable(f"'{path}' is not a checkpoint: {NOT_A_CHECKPOINT}") from None
         raise WeightsUnavailable(
-            f"refused to load '{path}': it needs arbitrary code to unpickle ({first_line(exc, 120)}); "
-            "save a plain state dict with torch.save(model.state_dict(), path)"
+            f"refused to load '{path}': it holds Python objects that only running their code could"
+            " rebuild (a whole pickled model?); save a plain state dict with"
+            " torch.save(model.state_dict(), path)"
         ) from None
     except Exception as exc:
-        raise WeightsUnavailable(f"cannot read checkpoint '{path}': {first_line(exc)}") from None
+        reason = first_line(exc)
+        lost = isinstance(exc, (KeyError, EOFError)) or (
+            isinstance(exc, OSError) and exc.errno == errno.EINVAL
+        )
+        if lost or len(reason) < 12:  # torch's parser lost its way in what is not a checkpoint
+            reason = NOT_A_CHECKPOINT
+        raise WeightsUnavailable(f"cannot read checkpoint '{path}': {reason}") from None
 
 
 def mismatch(expected: dict[str, Any], state: dict[str, Any]) -> str | None:

@@ -218,6 +218,32 @@ def _spread_detection_scores(model, spread: float) -> None:
         hook.remove()
 
 
+def _spread_segment_scores(model, classes: int, spread: float) -> None:
+    """Rescale a segmenter's per-pixel class layers so their logits spread by ``spread``, no bias."""
+    import torch
+    from torch import nn
+
+    heads = [
+        m
+        for path, m in model.named_modules()
+        if path.startswith("classifier") and isinstance(m, nn.Conv2d) and m.out_channels == classes
+    ]
+    seen: dict[nn.Module, list[torch.Tensor]] = {m: [] for m in heads}
+    hooks = [m.register_forward_hook(lambda mod, args, out: seen[mod].append(out)) for m in heads]
+    with torch.no_grad():
+        for m in heads:
+            if m.bias is not None:
+                m.bias.zero_()
+        image = torch.from_numpy(np.asarray(photo(5, (203, 157))).transpose(2, 0, 1).copy()).float() / 255
+        model(image[None])
+        for m in heads:
+            std = float(seen[m][0].std(dim=1).mean())  # across classes, per pixel
+            if std > 0:
+                m.weight.mul_(spread / std)
+    for hook in hooks:
+        hook.remove()
+
+
 _PLANTED: dict[tuple, Path] = {}  # each planted file, made once per session and copied after
 
 
@@ -305,6 +331,8 @@ def _make_planted(name: str, weights_name: str, seed: int, spread: float) -> Pat
                     heads[-1].bias.mul_(spread / std)
     if preset == "ObjectDetection":  # class scores spread wide, so that some boxes pass 0.05
         _spread_detection_scores(model, spread)
+    if preset == "SemanticSegmentation":  # several classes win somewhere, not one everywhere
+        _spread_segment_scores(model, len(weights.meta["categories"]), spread)
     path = Path(torch.hub.get_dir()) / "checkpoints" / weights.url.rsplit("/", 1)[-1]
     path.parent.mkdir(parents=True, exist_ok=True)
     torch.save(state, path)

@@ -151,10 +151,16 @@ def test_a_users_model_that_fails_or_gives_no_scores_is_one_line(warm_cache, tmp
         "        return {'out': self.head(x.mean((2, 3)))}\n"
     )
     photo(0, (40, 30)).save(tmp_path / "p.jpg")
-    failed = one_error_line(run("infer", f"{net}:Fails", str(tmp_path / "p.jpg"), "-i", "8"), 1)
-    assert failed == f"error: {net}:5: ValueError: boom"
-    wrong = one_error_line(run("infer", f"{net}:Dict", str(tmp_path / "p.jpg"), "-i", "8"), 1)
-    assert wrong == f"error: {net}:Dict returned a dict; infer takes a tensor [N, classes]"
+    for name, error in (
+        ("Fails", f"error: {net}:5: ValueError: boom"),
+        ("Dict", f"error: {net}:Dict returned a dict; infer takes a tensor [N, classes]"),
+    ):
+        result = run("infer", f"{net}:{name}", str(tmp_path / "p.jpg"), "-i", "8")
+        assert result.exit_code == 1 and "Traceback" not in result.stderr
+        warning = (
+            f"warning: {net}:{name} without --weights has small random weights: its predictions are noise"
+        )
+        assert result.stderr.splitlines() == [warning, error]
 
 
 # --- --kwarg values are Python literals ---------------------------------------------------------

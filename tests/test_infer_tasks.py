@@ -163,9 +163,11 @@ def _video_reference(name: str, frames: torch.Tensor, clips: int, length: int) -
         return torch.softmax(model(batch), dim=1).mean(0)
 
 
-def test_a_clip_from_a_folder_of_frames_equals_the_reference(warm_cache, tmp_path):
+@pytest.mark.parametrize("size", [(96, 80), (400, 300)], ids=["small", "shrunk-as-decoded"])
+def test_a_clip_from_a_folder_of_frames_equals_the_reference(warm_cache, tmp_path, size):
+    """Frames larger than the weights' resize are shrunk as they are decoded: the same numbers."""
     plant_weights("r3d_18")
-    paths = _frames(tmp_path / "clip", 24)
+    paths = _frames(tmp_path / "clip", 24, size)
     frames = torch.stack([pil_to_tensor(Image.open(p).convert("RGB")) for p in paths])
     expected = _video_reference("r3d_18", frames, clips=5, length=16)  # r3d_18: 5 clips of 16 frames
     row = infer_json("r3d_18", str(tmp_path / "clip"), "-k", "3")[0]
@@ -610,3 +612,154 @@ def test_json_and_csv_per_task(warm_cache, street, name, extra, fields, header, 
     if "detections" in fields:
         assert [float(v) for v in lines[1][5:9]] == found[0]["box"]
         assert int(lines[1][9]) == found[0]["mask"]["pixels"]
+
+
+# --- what a review tried: batches of mixed sizes, slivers, odd names, fine-tuned detectors -----------
+
+
+def test_an_image_in_a_batch_of_other_sizes_gets_what_it_gets_alone(warm_cache, tmp_path):
+    """Detectors pad a batch to its largest image; cvzoo never batches images of different sizes."""
+    name = "fasterrcnn_mobilenet_v3_large_320_fpn"
+    plant_weights(name)
+    paths = [tmp_path / "big.jpg", tmp_path / "small.jpg", tmp_path / "big2.jpg"]
+    for path, seed, size in zip(paths, (1, 2, 3), [(320, 240), (150, 200), (320, 240)], strict=True):
+        photo(seed, size).save(path, quality=95)
+    weights, model = reference(name)
+    rows = infer_json(name, *map(str, paths), "--threshold", "0")
+    for row, path in zip(rows, paths, strict=True):
+        with torch.no_grad():
+            alone = model([weights.transforms()(Image.open(path).convert("RGB"))])[0]
+        assert len(alone["scores"]) > 0
+        found = row["detections"]
+        assert np.allclose([d["score"] for d in found], alone["scores"].numpy(), atol=1e-4)
+        assert np.allclose(
+            np.array([d["box"] for d in found]).reshape(-1, 4), alone["boxes"].numpy(), atol=1e-4
+        )
+
+
+@pytest.mark.parametrize(
+    "name", ["squeezenet1_1", "lraspp_mobilenet_v3_large", "fasterrcnn_mobilenet_v3_large_320_fpn"]
+)
+def test_a_sliver_of_an_image_fails_alone(warm_cache, tmp_path, name):
+    """A 3x4000 image would be resized to hundreds of thousands of pixels a side: an error of its own."""
+    plant_weights(name)
+    Image.new("RGB", (4000, 3), "white").save(tmp_path / "sliver.png")
+    photo(1, (200, 150)).save(tmp_path / "fine.jpg")
+    result = run("infer", name, str(tmp_path / "sliver.png"), str(tmp_path / "fine.jpg"), "-f", "json")
+    assert result.exit_code == 1 and "Traceback" not in result.stderr
+    sliver, fine = json.loads(result.stdout)
+    assert set(sliver) == {"image", "task", "error"} and "\n" not in sliver["error"]
+    assert "error" not in fine
+
+
+def test_a_hash_in_an_input_path_is_part_of_the_picture_name(warm_cache, tmp_path):
+    plant_weights("squeezenet1_1")
+    (tmp_path / "run#2").mkdir()
+    photo(1).save(tmp_path / "run#2" / "a.jpg")
+    rows = infer_json("squeezenet1_1", str(tmp_path / "run#2" / "a.jpg"), "--out", str(tmp_path / "out"))
+    assert rows[0]["output"] == str(tmp_path / "out" / "a.classification.png")
+
+
+def test_flow_from_one_gif_pairs_its_frames_and_an_undecodable_video_is_an_error(warm_cache, tmp_path):
+    plant_weights("raft_small")
+    frames = [photo(60 + i, (160, 128)) for i in range(3)]
+    frames[0].save(tmp_path / "moving.gif", save_all=True, append_images=frames[1:])
+    rows = infer_json("raft_small", str(tmp_path / "moving.gif"))
+    assert [(r["image"], r["next"]) for r in rows] == [
+        (f"{tmp_path / 'moving.gif'}#0", f"{tmp_path / 'moving.gif'}#1"),
+        (f"{tmp_path / 'moving.gif'}#1", f"{tmp_path / 'moving.gif'}#2"),
+    ]
+    pytest.importorskip("av", reason="the video extra (PyAV) is not installed")
+    (tmp_path / "broken.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42" + b"\x17" * 500)
+    result = run("infer", "raft_small", str(tmp_path / "broken.mp4"), "-f", "json")
+    assert result.exit_code == 1
+    (row,) = json.loads(result.stdout)
+    assert row["error"] == "cannot decode the video: Invalid data found when processing input"
+
+
+def test_an_image_with_nothing_found_still_has_a_csv_line():
+    from cvzoo.infer.results import Result
+    from cvzoo.render.predictions import predictions_csv
+
+    results = [
+        Result("empty.jpg", "detection", detections=[]),
+        Result("bad.jpg", "detection", error="empty file"),
+    ]
+    assert predictions_csv(results).splitlines()[1:] == [
+        "empty.jpg,,,,,,,,,,,",
+        "bad.jpg,,,,,,,,,,,empty file",
+    ]
+
+
+def test_a_detector_fine_tuned_as_the_tutorial_does_predicts_as_by_hand(warm_cache, street, tmp_path):
+    """The tutorial's recipe: a pretrained Faster R-CNN, its box predictor replaced for 2 classes."""
+    from torchvision.models.detection.faster_rcnn import FastRCNNPredictor
+
+    name = "fasterrcnn_mobilenet_v3_large_320_fpn"
+    plant_weights(name)
+    _, model = reference(name)
+    model.roi_heads.box_predictor = FastRCNNPredictor(model.roi_heads.box_predictor.cls_score.in_features, 2)
+    torch.manual_seed(0)
+    with torch.no_grad():  # a head that finds things, as after training
+        model.roi_heads.box_predictor.cls_score.weight.normal_(0, 0.5)
+    checkpoint = tmp_path / "pedestrians.pt"
+    torch.save(model.state_dict(), checkpoint)
+    (tmp_path / "names.txt").write_text("pedestrian\n")  # the objects alone: the background is implied
+    summary = run("summary", str(checkpoint))
+    assert f"{name}, num_classes=2" in summary.stdout
+    labels = str(tmp_path / "names.txt")
+    rows = infer_json(name, str(street), "-w", str(checkpoint), "--labels", labels, "--threshold", "0")
+    weights = get_model_weights(name).DEFAULT
+    with torch.no_grad():
+        expected = model.eval()([weights.transforms()(Image.open(street).convert("RGB"))])[0]
+    assert len(expected["scores"]) > 0, "the fine-tuned head must find something, or this proves nothing"
+    found = rows[0]["detections"]
+    assert {d["label"] for d in found} == {"pedestrian"}
+    assert np.allclose([d["score"] for d in found], expected["scores"].numpy(), atol=1e-4)
+    boxes = np.array([d["box"] for d in found]).reshape(-1, 4)
+    assert np.allclose(boxes, expected["boxes"].numpy(), atol=1e-4)
+
+
+def test_a_segmenter_fine_tuned_for_five_classes_takes_their_names(warm_cache, street, tmp_path):
+    name = "lraspp_mobilenet_v3_large"
+    plant_weights(name)
+    weights, model = reference(name)
+    model.classifier.low_classifier = torch.nn.Conv2d(40, 5, 1)
+    model.classifier.high_classifier = torch.nn.Conv2d(128, 5, 1)
+    torch.save(model.state_dict(), tmp_path / "five.pt")
+    names = ["sky", "road", "tree", "car", "person"]
+    (tmp_path / "names.json").write_text(json.dumps(names))
+    row = infer_json(
+        name, str(street), "-w", str(tmp_path / "five.pt"), "--labels", str(tmp_path / "names.json")
+    )[0]
+    with torch.no_grad():
+        classes = model.eval()(weights.transforms()(Image.open(street).convert("RGB"))[None])["out"][
+            0
+        ].argmax(0)
+    present = classes.unique().tolist()
+    assert {s["index"] for s in row["segments"]} == set(present)
+    assert {s["label"] for s in row["segments"]} == {names[i] for i in present}
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (
+            lambda path: path.write_text("hello"),
+            "cannot read checkpoint '{path}': neither a file of torch.save",
+        ),
+        (
+            lambda path: torch.save(torch.nn.Linear(2, 2), path),
+            "refused to load '{path}': it holds Python objects",
+        ),
+        (lambda path: None, "checkpoint '{path}' does not exist"),
+    ],
+    ids=["text", "a-whole-pickled-model", "missing"],
+)
+def test_a_checkpoint_that_is_no_state_dict_is_one_clear_line(warm_cache, tmp_path, make, message):
+    path = tmp_path / "model.pt"
+    make(path)
+    result = run("summary", str(path))
+    assert result.exit_code in (1, 2) and "Traceback" not in result.stderr
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith("error: " + message.format(path=path)) and "\x1b" not in line

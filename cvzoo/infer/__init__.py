@@ -97,9 +97,8 @@ def sources_for(built: BuiltModel, inputs: list[str], recursive: bool) -> list[I
         return clips.gather_clips(inputs)
     if kind(built) is Task.optical_flow:
         sources = [s for item in inputs for s in _images_or_clip(item, recursive)]
-        if len(sources) < 2 and not any(
-            s.path and s.path.suffix.lower() in clips.VIDEO_EXTENSIONS for s in sources
-        ):
+        clip_like = (*clips.VIDEO_EXTENSIONS, ".gif")  # one input with frames of its own
+        if len(sources) < 2 and not any(s.path and s.path.suffix.lower() in clip_like for s in sources):
             raise UsageError("optical flow needs two frames: give two or more images, or a video")
         return sources
     return images.gather(inputs, recursive)
@@ -159,6 +158,8 @@ def weights_note(built: BuiltModel) -> str | None:
     """A warning worth printing: random weights predict nothing meaningful."""
     if built.weights is not None and built.weights.kind is WeightsKind.random:
         return "--weights none: the model is randomly initialised, so its predictions are noise"
+    if built.entry is None and built.weights is None:
+        return f"{built.name} without --weights has small random weights: its predictions are noise"
     return None
 
 

@@ -17,6 +17,7 @@ from cvzoo.errors import BadImage, first_line
 from cvzoo.images import ImageSource, decode, read_bytes
 
 AHEAD = 32  # decoded inputs waiting at most
+MAX_PIXELS = 64 * 2**20  # what an image may grow to when its short side is resized: a sliver is refused
 
 
 @dataclass
@@ -34,6 +35,7 @@ def decoded(
     sources: Sequence[ImageSource], transform: Callable[[Any], Any], keep_picture: bool = False
 ) -> Iterator[Decoded]:
     """Each source decoded and preprocessed in input order, two threads ahead of the caller."""
+    transform = _bounded(transform)
 
     def load(i: int) -> Decoded:
         notes: list[str] = []
@@ -66,6 +68,26 @@ def batches(items: Iterator[Any], size: int) -> Iterator[list[Any]]:
             batch = []
     if batch:
         yield batch
+
+
+def _bounded(transform: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """``transform``, refusing an image so thin that resizing its short side would make it huge.
+
+    The weights' presets resize the short side (to 256, or 520 for segmentation): a 3x2000
+    sliver would become 256x170,000 pixels of floats before any crop, and run out of memory.
+    """
+    resize = getattr(transform, "resize_size", None)
+    side = resize[0] if isinstance(resize, (list, tuple)) and len(resize) == 1 else None
+    if side is None:
+        return transform
+
+    def bounded(image: Any) -> Any:
+        width, height = image.size
+        if min(width, height) > 0 and width * height * (side / min(width, height)) ** 2 > MAX_PIXELS:
+            raise BadImage(f"a {width}x{height} image is too thin to resize to a short side of {side}")
+        return transform(image)
+
+    return bounded
 
 
 def _as_tensor(image: Any) -> Any:

@@ -13,33 +13,39 @@ from dataclasses import replace
 from typing import Any
 
 from cvzoo.catalog import Task
+from cvzoo.errors import first_line
 from cvzoo.infer import Options, Work, class_names, weights_of
-from cvzoo.infer.decoding import batches, decoded
+from cvzoo.infer.decoding import Decoded, batches, decoded
 from cvzoo.infer.results import Canvas, Detection, Keypoint, Result, rle
+from cvzoo.registry import BuiltModel
+from cvzoo.runtime import Prepared
 
 
 def run(work: Work) -> Iterator[tuple[Result, Canvas | None]]:
-    """The objects found in each image, in input order."""
-    built, ready, sources, options, on_image = work
-    import torch
+    """The objects found in each image, in input order.
 
+    Images of one size go through the model together; images of different sizes never do,
+    since a batch pads them to a common size and that moves their boxes a little: each image
+    gets exactly what it would get alone.
+    """
+    built, ready, sources, options, on_image = work
     weights = weights_of(built)
     keypoint_names = list(weights.meta.get("keypoint_names") or [])
-    names = class_names(built, len(weights.meta["categories"]), options)
+    names = class_names(built, _class_count(built, weights), _with_background(options, built, weights))
     done = 0
     for batch in batches(decoded(sources, weights.transforms(), keep_picture=True), options.batch_size):
-        good = [d for d in batch if d.error is None]
-        outputs: dict[int, dict[str, Any]] = {}
-        if good:
-            with torch.inference_mode(), ready.autocast():
-                found = ready.model([d.tensor.to(ready.device) for d in good])
-            outputs = {d.index: _on_cpu(out) for d, out in zip(good, found, strict=True)}
+        outputs = _detect(ready, [d for d in batch if d.error is None])
         for d in batch:
             name = sources[d.index].name
+            output = outputs.get(d.index)
             if d.error is not None:
                 yield Result(image=name, task=Task.detection.value, error=d.error), None
                 continue
-            kept = _kept(outputs[d.index], options)
+            if isinstance(output, str):
+                yield Result(image=name, task=Task.detection.value, error=output), None
+                continue
+            assert output is not None
+            kept = _kept(output, options)
             detections = [
                 _detection(kept, i, names, keypoint_names, options) for i in range(len(kept["scores"]))
             ]
@@ -54,6 +60,44 @@ def run(work: Work) -> Iterator[tuple[Result, Canvas | None]]:
         done += len(batch)
         if on_image:
             on_image(done)
+
+
+def _detect(ready: Prepared, good: list[Decoded]) -> dict[int, dict[str, Any] | str]:
+    """Each image's output (or why the model failed on it), images of one size run together."""
+    import torch
+
+    groups: dict[tuple[int, ...], list[Decoded]] = {}
+    for d in good:
+        groups.setdefault(tuple(d.tensor.shape), []).append(d)
+    outputs: dict[int, dict[str, Any] | str] = {}
+    for group in groups.values():
+        try:
+            with torch.inference_mode(), ready.autocast():
+                found = ready.model([d.tensor.to(ready.device) for d in group])
+        except Exception as exc:  # an image the model can't take (a sliver 3 pixels wide) fails alone
+            if len(group) > 1:
+                for d in group:
+                    outputs.update(_detect(ready, [d]))
+                continue
+            outputs[group[0].index] = f"cannot detect: {first_line(exc)}"
+            continue
+        outputs.update({d.index: _on_cpu(out) for d, out in zip(group, found, strict=True)})
+    return outputs
+
+
+def _class_count(built: BuiltModel, weights: Any) -> int:
+    """How many classes the model tells apart (background included): a fine-tuned head's, or the set's."""
+    if built.fit is not None and built.fit.num_classes is not None:
+        return built.fit.num_classes
+    return len(weights.meta["categories"])
+
+
+def _with_background(options: Options, built: BuiltModel, weights: Any) -> Options:
+    """``--labels`` naming only the objects (no background class first) get it added at index 0."""
+    labels = options.labels
+    if labels is not None and len(labels) == _class_count(built, weights) - 1:
+        return replace(options, labels=[weights.meta["categories"][0], *labels])
+    return options
 
 
 def _on_cpu(output: dict[str, Any]) -> dict[str, Any]:

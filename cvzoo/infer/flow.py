@@ -9,11 +9,12 @@ the model's last flow estimate, and the padding cut off again.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from cvzoo.catalog import Task
-from cvzoo.clips import read_frames
+from cvzoo.clips import iter_frames
 from cvzoo.errors import BadImage, first_line
 from cvzoo.images import ImageSource
 from cvzoo.infer import Options, Work, weights_of
@@ -30,37 +31,50 @@ def run(work: Work) -> Iterator[tuple[Result, Canvas | None]]:
     built, ready, sources, options, on_image = work
     least = built.weight_set.min_size if built.weight_set else [1, 1]
     transform = weights_of(built).transforms()
+    task = Task.optical_flow.value
     previous: Frame | None = None
+    pairs = 0
     for done, frame in enumerate(_frames(sources), 1):
-        if previous is not None:
-            yield _pair(ready, transform, previous, frame, options, least)
-        previous = frame
+        name, _, error = frame
+        if error is not None:  # an input that can't be read is an error of its own; no pair spans it
+            yield Result(name, task, error=error), None
+            previous = None
+        else:
+            if previous is not None:
+                yield _pair(ready, transform, previous, frame, options, least)
+                pairs += 1
+            previous = frame
         if on_image:
             on_image(done)
+    if pairs == 0 and previous is not None:  # a video of one frame, or one image beside bad ones
+        yield Result(previous[0], task, error="optical flow needs two frames; there is only this one"), None
 
 
 def _frames(sources: Sequence[ImageSource]) -> Iterator[Frame]:
-    """Every frame of the inputs in order: an image is one frame, a video or GIF its frames."""
+    """Every frame of the inputs in order: an image is one frame, a video or GIF its frames.
+
+    Frames are decoded as they are needed, so a long video is never held whole.
+    """
     for source in sources:
         try:
-            frames = read_frames(source)
+            frames = iter_frames(source)
+            first, second = next(frames, None), next(frames, None)
+            if first is None:
+                raise BadImage("no frames in the clip")
+            if second is None:  # an image, or a clip of one frame
+                yield source.name, first, None
+                continue
+            for i, frame in enumerate(itertools.chain([first, second], frames)):
+                yield f"{source.name}#{i}", frame, None
         except BadImage as exc:
             yield source.name, None, str(exc)
-            continue
-        if frames.shape[0] == 1:
-            yield source.name, frames[0], None
-        else:
-            for i in range(frames.shape[0]):
-                yield f"{source.name}#{i}", frames[i], None
 
 
 def _pair(
     ready: Prepared, transform: Any, first: Frame, second: Frame, options: Options, least: list[int]
 ) -> Any:
     task = Task.optical_flow.value
-    (name, a, error_a), (next_name, b, error_b) = first, second
-    if error_a or error_b:
-        return Result(name, task, next=next_name, error=error_a or error_b), None
+    (name, a, _), (next_name, b, _) = first, second
     if a.shape != b.shape:
         sizes = f"{a.shape[2]}x{a.shape[1]} and {b.shape[2]}x{b.shape[1]}"
         return Result(name, task, next=next_name, error=f"the two frames differ in size ({sizes})"), None

@@ -11,9 +11,11 @@ from collections.abc import Iterator
 from typing import Any
 
 from cvzoo.catalog import Task
+from cvzoo.errors import first_line
 from cvzoo.infer import Work, class_names, weights_of
-from cvzoo.infer.decoding import decoded
+from cvzoo.infer.decoding import Decoded, decoded
 from cvzoo.infer.results import Canvas, Result, Segment
+from cvzoo.runtime import Prepared
 
 
 def run(work: Work) -> Iterator[tuple[Result, Canvas | None]]:
@@ -26,14 +28,14 @@ def run(work: Work) -> Iterator[tuple[Result, Canvas | None]]:
     import torch
 
     weights = weights_of(built)
-    names = class_names(built, len(weights.meta["categories"]), options)
+    names: list[str] | None = None
     for done, d in enumerate(decoded(sources, weights.transforms(), options.pictures), 1):
         name = sources[d.index].name
-        if d.error is not None:
-            yield Result(image=name, task=Task.segmentation.value, error=d.error), None
+        out, error = _segment(ready, d)
+        if out is None:
+            yield Result(image=name, task=Task.segmentation.value, error=error), None
         else:
-            with torch.inference_mode(), ready.autocast():
-                out = ready.model(d.tensor.unsqueeze(0).to(ready.device))["out"][0].float().cpu()
+            names = names or class_names(built, out.shape[0], options)  # a fine-tuned head's count
             classes = out.argmax(0)
             counts = torch.bincount(classes.flatten(), minlength=out.shape[0])
             present = [int(i) for i in torch.argsort(counts, descending=True, stable=True) if counts[i] > 0]
@@ -43,6 +45,19 @@ def run(work: Work) -> Iterator[tuple[Result, Canvas | None]]:
             yield result, _canvas(d.picture, classes) if options.pictures else None
         if on_image:
             on_image(done)
+
+
+def _segment(ready: Prepared, d: Decoded) -> tuple[Any, str | None]:
+    """The model's class scores ``[classes, H, W]`` for one image, or why there are none."""
+    import torch
+
+    if d.error is not None:
+        return None, d.error
+    try:
+        with torch.inference_mode(), ready.autocast():
+            return ready.model(d.tensor.unsqueeze(0).to(ready.device))["out"][0].float().cpu(), None
+    except Exception as exc:  # an image the model can't take fails alone
+        return None, f"cannot segment: {first_line(exc)}"
 
 
 def _canvas(picture: Any, classes: Any) -> Canvas:

@@ -47,7 +47,7 @@ def run(work: Work) -> Iterator[tuple[Result, Canvas | None]]:
     task = Task.video.value
     for done, source in enumerate(sources, 1):
         try:
-            frames = read_frames(source, how)
+            frames = read_frames(source, how, _shrink(transform))
             probabilities, looped = _classify(ready, transform, frames, how)
         except BadImage as exc:
             yield Result(image=source.name, task=task, error=str(exc)), None
@@ -58,11 +58,34 @@ def run(work: Work) -> Iterator[tuple[Result, Canvas | None]]:
             top = ranked(probabilities, options.top_k or DEFAULT_TOP_K, names)
             note = None
             if looped:
-                note = f"the clip has {frames.shape[0]} frames, fewer than {how.clip_len}: looped"
+                count = frames.shape[0]
+                note = f"the clip has {count} frame{'s' * (count != 1)}, fewer than {how.clip_len}: looped"
             canvas = Canvas(frames[0], extra={"frames": frames}) if options.pictures else None
             yield Result(source.name, task, predictions=top, warning=note), canvas
         if on_image:
             on_image(done)
+
+
+def _shrink(transform: Any) -> Any:
+    """Each frame resized as the weights' ``transforms()`` will resize it, when that makes it smaller.
+
+    The preset resizes every frame on its own (uint8, without antialiasing) before anything else,
+    so doing it as frames are decoded changes no number and holds a long video at the model's size.
+    """
+    from torchvision.transforms import functional as F
+
+    size = getattr(transform, "resize_size", None)
+    if not size:
+        return None
+
+    def shrink(frame: Any) -> Any:
+        height, width = frame.shape[-2:]
+        larger = min(height, width) > size[0] if len(size) == 1 else height * width > size[0] * size[1]
+        if not larger:
+            return frame  # small already: kept as it is (the picture shows it so)
+        return F.resize(frame, size, interpolation=transform.interpolation, antialias=False)
+
+    return shrink
 
 
 def _classify(ready: Prepared, transform: Any, frames: Any, how: Sampling) -> tuple[Any, bool]:

@@ -165,11 +165,9 @@ def picture_path(out_dir: Path, result: Result, taken: set[Path], inputs: set[Pa
 
     A name already used in this run, or an input's own path, gets ``-2``, ``-3``... instead.
     """
-    stem = Path(result.image.split("#")[0]).stem or "stdin"
-    if "#" in result.image:  # a frame of a video: "clip.mp4#3"
-        stem += f"-{result.image.rsplit('#', 1)[1]}"
+    stem = _stem(result.image)
     if result.next:
-        stem = f"{stem}-to-{Path(result.next.split('#')[0]).stem}"
+        stem = f"{stem}-to-{_stem(result.next)}"
     kind = {"optical_flow": "flow", "segmentation": "segments"}.get(result.task, result.task)
     path, n = out_dir / f"{stem}.{kind}.png", 1
     while path in taken or path.resolve() in inputs:
@@ -177,6 +175,15 @@ def picture_path(out_dir: Path, result: Result, taken: set[Path], inputs: set[Pa
         path = out_dir / f"{stem}-{n}.{kind}.png"
     taken.add(path)
     return path
+
+
+def _stem(name: str) -> str:
+    """A file name's stem for an input: ``dog``, ``clip-3`` for frame 3 of a video, ``stdin``."""
+    base, mark, frame = name.rpartition("#")
+    if not (mark and frame.isdigit()):  # a '#' of the file's own name ("run#2/a.png") is kept
+        base, frame = name, ""
+    stem = "stdin" if base == "-" else Path(base).stem or "input"
+    return f"{stem}-{frame}" if frame else stem
 
 
 def written(

@@ -154,7 +154,7 @@ HEADERS = {
 
 
 def predictions_csv(results: Sequence[Result]) -> str:
-    """One line per finding (or per failed input): the image, the task's columns, the error.
+    """One line per finding (or per input with none, or failed): the image, the task's columns, the error.
 
     An ``output`` column follows when pictures were written.
     """
@@ -164,9 +164,10 @@ def predictions_csv(results: Sequence[Result]) -> str:
     rows: list[list[Any]] = []
     for r in results:
         tail = [r.output or ""] if pictures else []
-        if r.error is not None:
-            rows.append([r.image, *[""] * width, r.error, *tail])
-        for line in _lines(r):
+        lines = _lines(r)
+        if r.error is not None or not lines:  # a failed input, or one with nothing found: a line still
+            rows.append([r.image, *[""] * width, r.error or "", *tail])
+        for line in lines:
             rows.append([r.image, *line, "", *tail])
     return csv_lines(["image", *HEADERS[task], "error", *(["output"] if pictures else [])], rows)
 
