@@ -23,16 +23,24 @@ SKELETON = [
 ]  # fmt: skip
 
 
+BACKGROUND = "__background__"  # torchvision's name for class 0 of detection and segmentation sets
+
+
 def colour(index: int) -> tuple[int, int, int]:
-    """A colour for class ``index``: hues a golden angle apart, so neighbours differ."""
-    r, g, b = colorsys.hsv_to_rgb((index * 0.618033988749895) % 1.0, 0.75, 0.95)
+    """A colour for class ``index``: hues a golden angle apart, so neighbours differ.
+
+    The golden angle brings a hue back close every fifth class, so the brightness steps through
+    three levels as well: classes 0 and 5 differ in light if not in hue.
+    """
+    value = (0.95, 0.75, 0.55)[index % 3]
+    r, g, b = colorsys.hsv_to_rgb((index * 0.618033988749895) % 1.0, 0.75, value)
     return round(255 * r), round(255 * g), round(255 * b)
 
 
 def draw(result: Result, canvas: Canvas) -> Any:
     """The picture of ``result``: a PIL image."""
     if result.flow is not None:
-        return _flow(canvas)
+        return _flow(result, canvas)
     if result.segments is not None:
         return _segments(result, canvas)
     if result.detections is not None:
@@ -113,15 +121,20 @@ def _detections(result: Result, canvas: Canvas) -> Any:
 
 
 def _labels(image: Any, found: Iterable[Any], colours: list[tuple[int, int, int]]) -> Any:
-    """Each box's label and score on a filled tab above its top-left corner."""
+    """Each box's label and score on a filled tab above its top-left corner, inside the picture.
+
+    The best-scoring detections are drawn last, so that where tabs overlap theirs can be read.
+    """
     from PIL import ImageDraw
 
     draw = ImageDraw.Draw(image)
     font = _font(image.height)
-    for d, fill in zip(found, colours, strict=False):
+    for d, fill in reversed(list(zip(found, colours, strict=False))):
         text = f"{d.label} {d.score:.2f}"
-        x, y = d.box[0], max(0.0, d.box[1] - font.size - 4)
-        draw.rectangle((x, y, x + draw.textlength(text, font=font) + 6, y + font.size + 4), fill=fill)
+        wide, tall = draw.textlength(text, font=font) + 6, font.size + 4
+        x = max(0.0, min(d.box[0], image.width - wide))  # a box at the right edge: its tab still shows
+        y = d.box[1] - tall if d.box[1] >= tall else d.box[1]  # no room above: just inside the box
+        draw.rectangle((x, y, x + wide, y + tall), fill=fill)
         draw.text((x + 3, y + 2), text, fill=(0, 0, 0), font=font)
     return image
 
@@ -133,13 +146,15 @@ def _segments(result: Result, canvas: Canvas) -> Any:
     from torchvision.utils import draw_segmentation_masks
 
     present = result.segments or []
-    masks = torch.stack([canvas.classes == s.index for s in present])
-    blended = _pil(
-        draw_segmentation_masks(canvas.image, masks, alpha=0.55, colors=[colour(s.index) for s in present])
-    )
+    painted = [s for s in present if s.label != BACKGROUND]  # the background is left as it is
+    image = canvas.image
+    if painted:
+        masks = torch.stack([canvas.classes == s.index for s in painted])
+        image = draw_segmentation_masks(image, masks, alpha=0.55, colors=[colour(s.index) for s in painted])
+    blended = _pil(image)
     font = _font(blended.height)
     step = font.size + 6
-    lines = [f"{s.label}  {100 * s.share:.1f}%" for s in present]
+    lines = [f"{'background' if s.label == BACKGROUND else s.label}  {_share(s.share)}" for s in present]
     probe = ImageDraw.Draw(blended)
     panel = int(max(probe.textlength(line, font=font) for line in lines)) + step + 16
     out = Image.new("RGB", (blended.width + panel, max(blended.height, step * len(lines) + 8)), "white")
@@ -147,17 +162,58 @@ def _segments(result: Result, canvas: Canvas) -> Any:
     draw = ImageDraw.Draw(out)
     for n, (s, line) in enumerate(zip(present, lines, strict=True)):
         top = 4 + n * step
-        draw.rectangle(
-            (blended.width + 6, top, blended.width + 6 + font.size, top + font.size), fill=colour(s.index)
-        )
+        swatch = (blended.width + 6, top, blended.width + 6 + font.size, top + font.size)
+        if s.label == BACKGROUND:  # not painted: an empty swatch
+            draw.rectangle(swatch, outline=(120, 120, 120), width=1)
+        else:
+            draw.rectangle(swatch, fill=colour(s.index))
         draw.text((blended.width + 12 + font.size, top), line, fill=(0, 0, 0), font=font)
     return out
 
 
-def _flow(canvas: Canvas) -> Any:
+def _share(share: float) -> str:
+    """A class's share of the picture: ``62.5%``, or ``<0.1%`` for a few pixels."""
+    return f"{100 * share:.1f}%" if share >= 0.0005 else "<0.1%"
+
+
+def _flow(result: Result, canvas: Canvas) -> Any:
+    """The flow in torchvision's colours, and below it a key: the colour of each direction, the speeds."""
+    from PIL import Image, ImageDraw
     from torchvision.utils import flow_to_image
 
-    return _pil(flow_to_image(canvas.field))
+    picture = _pil(flow_to_image(canvas.field))
+    font = _font(max(picture.height, 320))
+    wheel = _wheel(max(48, 3 * font.size))
+    flow = result.flow
+    assert flow is not None
+    lines = [
+        f"mean {flow.mean_magnitude:.2f} px, max {flow.max_magnitude:.2f} px",
+        "hue: the direction; strength: the distance (to the max)",
+    ]
+    probe = ImageDraw.Draw(picture)
+    text = max(int(probe.textlength(line, font=font)) for line in lines)
+    band = max(wheel.height, 2 * (font.size + 4)) + 8
+    out = Image.new("RGB", (max(picture.width, wheel.width + text + 24), picture.height + band), "white")
+    out.paste(picture, (0, 0))
+    out.paste(wheel, (6, picture.height + 4))
+    draw = ImageDraw.Draw(out)
+    for n, line in enumerate(lines):
+        draw.text(
+            (wheel.width + 14, picture.height + 6 + n * (font.size + 4)), line, fill=(0, 0, 0), font=font
+        )
+    return out
+
+
+def _wheel(size: int) -> Any:
+    """A disc coloured as ``flow_to_image`` colours a motion towards each point from the centre."""
+    import torch
+    from torchvision.utils import flow_to_image
+
+    axis = torch.linspace(-1, 1, size)
+    v, u = torch.meshgrid(axis, axis, indexing="ij")
+    field = torch.stack([u, v])
+    field[:, u**2 + v**2 > 1] = 0  # outside the disc: no motion, white
+    return _pil(flow_to_image(field))
 
 
 def picture_path(out_dir: Path, result: Result, taken: set[Path], inputs: set[Path]) -> Path:
