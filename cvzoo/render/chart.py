@@ -15,17 +15,15 @@ from cvzoo.plot import PlotPoint, XAxis, YAxis
 
 FORMATS = {".png": "png", ".svg": "svg", ".pdf": "pdf"}
 X_LABELS = {
-    XAxis.gmacs: "GMACs per image (multiply-adds, log scale)",
+    XAxis.gmacs: "GMACs per input (multiply-adds, log scale)",
     XAxis.params: "parameters, millions (log scale)",
     XAxis.size: "weights file, MiB (log scale)",
 }
 X_TITLES = {XAxis.gmacs: "compute", XAxis.params: "size", XAxis.size: "download size"}
 Y_LABELS = {YAxis.acc1: "top-1 accuracy (%)", YAxis.acc5: "top-5 accuracy (%)"}
 Y_TITLES = {YAxis.acc1: "top-1 accuracy", YAxis.acc5: "top-5 accuracy"}
-FOOTNOTE = (
-    "Each model at its DEFAULT weights, with torchvision's published figures. Cost is per image at the"
-    " model's own input size ({sizes}); accuracy on {dataset}."
-)
+FOOTNOTE = "Each model at its DEFAULT weights, with torchvision's published figures. {accuracy} on {dataset}."
+COST = "Cost is per {unit} at the model's own input size ({sizes}); accuracy"  # where cost is compute
 
 
 def write_plot(points: list[PlotPoint], out: Path, x: XAxis, y: YAxis, task: Task) -> None:
@@ -59,8 +57,16 @@ def write_plot(points: list[PlotPoint], out: Path, x: XAxis, y: YAxis, task: Tas
         )
         sizes = sorted({p.input_size for p in points if p.input_size})
         size_text = f"{sizes[0]} to {sizes[-1]} px" if len(sizes) > 1 else f"{sizes[0]} px" if sizes else "-"
-        dataset = "Kinetics-400 clips" if task is Task.video else "ImageNet-1K validation"
-        fig.text(0.01, 0.01, FOOTNOTE.format(sizes=size_text, dataset=dataset), fontsize=7.5, color="#555555")
+        video = task is Task.video
+        dataset = "Kinetics-400 clips" if video else "ImageNet-1K validation"
+        accuracy = (
+            COST.format(unit="clip" if video else "image", sizes=size_text)
+            if x is XAxis.gmacs
+            else "Accuracy"
+        )
+        fig.text(
+            0.01, 0.01, FOOTNOTE.format(accuracy=accuracy, dataset=dataset), fontsize=7.5, color="#555555"
+        )
         fig.tight_layout(rect=(0, 0.03, 1, 1))
         _place_labels(fig, ax, points)
         try:
@@ -97,7 +103,7 @@ def _draw(ax: Any, points: list[PlotPoint]) -> None:
     handles, labels = ax.get_legend_handles_labels()
     handles.append(Line2D([], [], linestyle="none"))
     labels.append("bold name: a milestone, or no model is cheaper and as accurate")
-    ax.legend(handles, labels, loc="lower right", fontsize=8)
+    ax.legend(handles, labels, loc="best", fontsize=8)  # where it covers the fewest points
 
 
 # Where a label may go, nearest first: offsets in points from its dot, in eight directions.
