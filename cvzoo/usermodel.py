@@ -82,7 +82,14 @@ def build_user_model(spec: str, kwargs: dict[str, Any]) -> nn.Module:
             raise UsageError(f"'{spec}' is a module instance; --kwarg applies to classes and functions")
         model = obj
     elif callable(obj):
-        model = _run_user_code(path, lambda: on_meta(lambda: obj(**kwargs)))
+        try:
+            model = _run_user_code(path, lambda: on_meta(lambda: obj(**kwargs)))
+        except UserCodeError as exc:
+            cause = exc.__cause__
+            if kwargs and isinstance(cause, TypeError) and not _frames_in(path, cause):
+                # the call itself refused the arguments: a usage error, as for a zoo model
+                raise UsageError(f"--kwarg: {spec} says: {first_line(cause)}") from None
+            raise
     else:
         raise UsageError(f"'{spec}' is a {type(obj).__name__}, not an nn.Module, a class or a function")
     if not isinstance(model, nn.Module):
@@ -124,10 +131,15 @@ def _run_user_code(path: Path, call: Callable[[], Any]) -> Any:
         raise UserCodeError(in_user_code(path, exc)) from exc
 
 
+def _frames_in(path: Path, exc: BaseException) -> list[traceback.FrameSummary]:
+    """The frames of ``exc``'s traceback that ran in the user's file."""
+    mine = path.resolve()
+    return [f for f in traceback.extract_tb(exc.__traceback__) if Path(f.filename).resolve() == mine]
+
+
 def in_user_code(path: Path, exc: BaseException) -> str:
     """``exc`` in one line, at the last line of the user's file it passed through: 'file:line: Error: ...'."""
-    mine = path.resolve()
-    frames = [f for f in traceback.extract_tb(exc.__traceback__) if Path(f.filename).resolve() == mine]
+    frames = _frames_in(path, exc)
     where = f"{path}:{frames[-1].lineno}" if frames else str(path)
     if isinstance(exc, SyntaxError) and exc.lineno:
         where = f"{path}:{exc.lineno}"

@@ -251,3 +251,12 @@ def test_a_pattern_that_matched_nothing_beside_others_is_named(warm_cache, tmp_p
     result = run(*args)
     assert result.exit_code == 0, result.stderr
     assert result.stderr.splitlines()[-1].startswith("note: no model matches 'zzz'")
+
+
+def test_a_kwarg_the_constructor_does_not_take_is_a_usage_error_for_zoo_and_user_models(warm_cache):
+    from pathlib import Path
+
+    example = Path(__file__).parent.parent / "examples" / "mynet.py"
+    zoo = one_error_line(run("summary", "resnet18", "-w", "none", "-k", "nope=3"), 2)
+    mine = one_error_line(run("summary", f"{example}:TinyNet", "-i", "32", "-k", "nope=3"), 2)
+    assert "nope" in zoo and "nope" in mine and mine.startswith("error: --kwarg: ")

@@ -99,7 +99,7 @@ def test_user_model_lookup_errors(model_file, tmp_path):
         build(f"{model_file}:Nope", kwargs={})
     with pytest.raises(UsageError, match="not found"):
         build(f"{tmp_path}/missing.py:Net", kwargs={})
-    with pytest.raises(UserCodeError, match="unexpected keyword argument 'depth'"):
+    with pytest.raises(UsageError, match="--kwarg: .* unexpected keyword argument 'depth'"):  # exit 2
         build(f"{model_file}:TinyResNet", kwargs={"depth": 3})
 
 
