@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import json
 
+import pytest
 import torch
 from conftest import run
 from torchvision.models import get_model
+
+# summary FILE indexes every zoo architecture once per cache: these tests share one worker's
+pytestmark = pytest.mark.xdist_group("architectures")
 
 
 def test_a_fine_tuned_resnet18_is_recognised_with_its_number_of_classes(warm_cache, tmp_path):
