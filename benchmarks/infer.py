@@ -9,7 +9,8 @@ temporary TORCH_HOME, each as a fresh process, on JPEGs of 500x375:
 - the whole command on 96 images, start-up and model load included, as a user times it.
 
 `--compile always` is timed with torch's compile cache warm (one untimed run first); the first
-compilation's time is measured apart, with an empty cache.
+compilation's time is measured apart, with an empty cache. With ``--runs N`` the cases take turns,
+N rounds of each, so that a machine whose speed drifts slows them all alike.
 Run: python benchmarks/infer.py [--images 480] [--runs 1]
 """
 
@@ -123,15 +124,17 @@ def run(runs: int = 1, count: int = 480) -> str:
         }
         compiling = cases["cvzoo infer --precision bf16 --compile always"]
         first_compile = wall([a if a != "FOLDER" else str(few) for a in compiling], env)
+        # Rounds, each case in turn: a machine whose speed drifts (a shared VM) slows every case
+        # alike, rather than whichever ran last.
+        times: dict[str, dict[str, list[float]]] = {label: {} for label in cases}
+        for _ in range(runs):
+            for label, argv in cases.items():
+                for key, folder in (("full", root / "all"), ("short", few), ("small", whole)):
+                    argv_here = [a if a != "FOLDER" else str(folder) for a in argv]
+                    times[label].setdefault(key, []).append(wall(argv_here, env))
         rows = []
-        for label, argv in cases.items():
-
-            def timed(folder: Path, argv: list[str] = argv) -> float:
-                return median(
-                    [wall([a if a != "FOLDER" else str(folder) for a in argv], env) for _ in range(runs)]
-                )
-
-            full, short, small = timed(root / "all"), timed(few), timed(whole)
+        for label, measured in times.items():
+            full, short, small = (median(measured[k]) for k in ("full", "short", "small"))
             rows.append((label, small, (count - 16) / max(full - short, 1e-9)))
         warm_compile = wall([a if a != "FOLDER" else str(few) for a in compiling], env)
         alone = subprocess.run([PYTHON, "-c", MODEL_ALONE, MODEL], env=env, capture_output=True, text=True)
@@ -142,9 +145,10 @@ def run(runs: int = 1, count: int = 480) -> str:
         "## infer: cvzoo against the hand-written loop",
         "",
         f"`python benchmarks/infer.py --images {count} --runs {runs}`: {MODEL}, JPEGs of 500x375, each"
-        f" command a fresh process, median of {runs} run(s). Steady: images per second once the model is"
-        f" loaded, ({count} - 16) images over the difference between a run on all {count} and a run on"
-        " the first 16. Whole command: wall time on 96 images, start-up and model load included.",
+        f" command a fresh process, median of {runs} run(s), the cases taking turns. Steady: images per"
+        f" second once the model is loaded, ({count} - 16) images over the difference between a run on"
+        f" all {count} and a run on the first 16. Whole command: wall time on 96 images, start-up and"
+        " model load included.",
         "",
         "| command | steady images/s | speed-up | whole command on 96, s | speed-up |",
         "|---|---:|---:|---:|---:|",
