@@ -137,7 +137,9 @@ def run(runs: int = 1, count: int = 480) -> str:
             full, short, small = (median(measured[k]) for k in ("full", "short", "small"))
             rows.append((label, small, (count - 16) / max(full - short, 1e-9)))
         warm_compile = wall([a if a != "FOLDER" else str(few) for a in compiling], env)
-        alone = subprocess.run([PYTHON, "-c", MODEL_ALONE, MODEL], env=env, capture_output=True, text=True)
+        alone = subprocess.run(
+            [PYTHON, "-c", MODEL_ALONE, MODEL], env=env, capture_output=True, text=True, check=True
+        )
         ceiling = dict(line.split() for line in alone.stdout.splitlines())
         plain = wall([a if a != "FOLDER" else str(few) for a in cases["cvzoo infer --precision bf16"]], env)
     anchor_seconds, anchor_rate = rows[0][1], rows[0][2]

@@ -119,7 +119,8 @@ def rebuilt_fit(entry: ModelEntry, default: Shapes, state: Shapes) -> Fit | None
     if len(shared) < 0.9 * max(len(default), len(state)):
         return None  # another network altogether
     outputs = {state[k][0] for k in shared if state[k] != default[k] and state[k]}
-    tried = sorted({n // k for n in outputs for k in PER_CLASS if n % k == 0 and n // k > 1})
+    least = 2 if entry.task is Task.detection else 1  # a detector's background is a class of its own
+    tried = sorted({n // k for n in outputs for k in PER_CLASS if n % k == 0 and n // k >= least})
     variants: list[dict[str, Any]] = [{}]
     if entry.task is Task.segmentation:  # fine-tuned with or without the auxiliary classifier
         variants = [{"aux_loss": any(k.startswith("aux_classifier.") for k in state)}]

@@ -133,18 +133,18 @@ def _user_file(spec: str) -> dict[str, Any] | None:
         ast.parse(path.read_bytes())
     except (OSError, SyntaxError, ValueError):
         return None  # building it will say what is wrong; nothing to keep
-    root = path.parent.resolve()
+    root = path.parent.resolve()  # where cvzoo imports the file's neighbours from
     contents: dict[str, str] = {}
-    pending = [path.resolve()]
+    pending = [(path.name, path.resolve())]  # the file itself may be a link to another folder
     while pending:
-        file = pending.pop()
-        name = str(file.relative_to(root))
+        name, file = pending.pop()
         if name in contents:
             continue
         try:
             source = file.read_bytes()
             contents[name] = hashlib.sha256(source).hexdigest()
-            pending.extend(_imported_files(ast.parse(source), file, root))
+            found = _imported_files(ast.parse(source), file, root)
+            pending.extend((str(f.relative_to(root)), f) for f in found)
         except (OSError, SyntaxError, ValueError):
             continue  # a neighbour that can't be read: its bytes (if any) are keyed, its imports not
     return {"file": str(path.resolve()), "symbol": match["symbol"], "contents": contents}

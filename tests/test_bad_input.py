@@ -119,8 +119,16 @@ def test_a_closed_pipe_ends_quietly_with_status_141(warm_cache, tmp_path, args):
         (("list",), "/dev/full", "No space left on device"),
         (("summary", "resnet18", "-f", "json"), "/dev/full", "No space left on device"),
         (("list", "-f", "json"), None, "Bad file descriptor"),  # the shell closed it: `>&-`
+        (("--help",), "/dev/full", "No space left on device"),  # written while parsing
+        (("--help",), None, "Bad file descriptor"),
     ],
-    ids=["list into a full disk", "summary json into a full disk", "list with stdout closed"],
+    ids=[
+        "list into a full disk",
+        "summary json into a full disk",
+        "list with stdout closed",
+        "help into a full disk",
+        "help with stdout closed",
+    ],
 )
 def test_output_that_cannot_be_written_is_one_line_and_status_1(warm_cache, args, stdout, reason):
     if stdout is not None and not os.path.exists(stdout):

@@ -124,7 +124,7 @@ def _check_macs(text: str, model: str) -> int:
     # torchvision publishes GMACs (as "_ops", with three decimals); a FLOP is half a multiply-add
     assert macs / 1e9 == pytest.approx(meta(model)["_ops"], abs=5e-4)
     assert integer(flops) / 2e9 == pytest.approx(meta(model)["_ops"], abs=5e-4)
-    assert flops.endswith("= 2 x MACs")
+    assert integer(flops) == 2 * macs and flops.endswith("= 2 x MACs")  # the line says what it shows
     return macs
 
 

@@ -790,3 +790,35 @@ def test_a_checkpoint_that_is_no_state_dict_is_one_clear_line(warm_cache, tmp_pa
     assert result.exit_code in (1, 2) and "Traceback" not in result.stderr
     (line,) = result.stderr.strip().splitlines()
     assert line.startswith("error: " + message.format(path=path)) and "\x1b" not in line
+
+
+def test_flow_gives_a_frame_with_no_neighbour_an_error_of_its_own(warm_cache, tmp_path):
+    plant_weights("raft_small")
+    for name, seed in (("a", 1), ("c", 2), ("d", 3)):
+        photo(seed, (160, 128)).save(tmp_path / f"{name}.png")
+    (tmp_path / "b.png").write_text("not an image")
+    result = run("infer", "raft_small", *(str(tmp_path / f"{n}.png") for n in "abcd"), "-f", "json")
+    assert result.exit_code == 1
+    rows = json.loads(result.stdout)
+    assert [Path(r["image"]).name for r in rows] == ["a.png", "b.png", "c.png"]
+    assert rows[0]["error"].startswith("optical flow needs two frames in a row")
+    assert "error" in rows[1] and Path(rows[2]["next"]).name == "d.png" and "flow" in rows[2]
+
+
+def test_labels_for_a_segmenter_are_checked_before_any_image(warm_cache, street, tmp_path):
+    plant_weights("lraspp_mobilenet_v3_large")
+    (tmp_path / "three.txt").write_text("a\nb\nc\n")
+    result = run("infer", "lraspp_mobilenet_v3_large", str(street), "--labels", str(tmp_path / "three.txt"))
+    assert result.exit_code == 2 and result.stdout == ""
+    assert result.stderr.strip() == "error: --labels has 3 names but the model gives 21 outputs"
+
+
+def test_a_segmenter_fine_tuned_for_one_class_fits():
+    from cvzoo import architectures
+    from cvzoo.builders import build_architecture
+
+    entry = zoo_catalog().get("deeplabv3_mobilenet_v3_large")
+    arguments = {"num_classes": 1, "aux_loss": False}
+    binary = build_architecture(entry, None, arguments, pretrained_backbone=True)
+    fit = architectures.fit_model(entry, architectures.shapes_of(binary.state_dict()))
+    assert fit is not None and fit.describe() == "deeplabv3_mobilenet_v3_large, num_classes=1, aux_loss=False"

@@ -93,6 +93,14 @@ def test_a_user_model_is_keyed_by_the_submodules_it_imports_too(tmp_path, statem
     assert statscache.key(f"{model}:net", "DEFAULT", [8, 8], {}, True) != first
 
 
+def test_a_user_model_that_is_a_link_to_another_folder_is_keyed(tmp_path):
+    (tmp_path / "real").mkdir()
+    (tmp_path / "real" / "net.py").write_text("from torch import nn\n")
+    (tmp_path / "here").mkdir()
+    (tmp_path / "here" / "net.py").symlink_to(tmp_path / "real" / "net.py")
+    assert statscache.key(f"{tmp_path / 'here' / 'net.py'}:net", "DEFAULT", [8, 8], {}, True) is not None
+
+
 def test_a_checkpoint_is_keyed_by_the_file_it_names_now(warm_cache, own_cache, tmp_path, monkeypatch):
     """The same --weights text in two folders, or a file replaced in place, is counted afresh."""
     import torch

@@ -92,12 +92,21 @@ class _Group(TyperGroup):
             return super().make_context(*args, **kwargs)
         except BrokenPipeError:
             raise typer.Exit(reader_gone()) from None
+        except OSError as exc:  # the help into a full disk or a closed stdout
+            say("error", _describe(exc))
+            raise typer.Exit(1) from None
+
+
+# How writing to stdout fails: a full disk, a closed or broken descriptor.
+WRITE_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EBADF, errno.EIO}
 
 
 def _describe(exc: OSError) -> str:
-    """An operating-system error in a line: what failed, on which file (stdout when none is named)."""
+    """An operating-system error in a line: the file it names, or the output when it was a write."""
     reason = exc.strerror or str(exc) or type(exc).__name__
-    return f"cannot write {exc.filename}: {reason}" if exc.filename else f"cannot write the output: {reason}"
+    if exc.filename:
+        return f"{exc.filename}: {reason}"
+    return f"cannot write the output: {reason}" if exc.errno in WRITE_ERRORS else reason
 
 
 class ClosedStream:

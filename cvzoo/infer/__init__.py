@@ -212,6 +212,13 @@ def weights_of(built: BuiltModel) -> Any:
     return get_model_weights(built.name)[built.weight_set.name]
 
 
+def class_count(built: BuiltModel, weights: Any) -> int:
+    """How many classes a detector or segmenter tells apart: a fine-tuned head's, or its weights'."""
+    if built.fit is not None and built.fit.num_classes is not None:
+        return built.fit.num_classes
+    return len(weights.meta["categories"])
+
+
 def class_names(built: BuiltModel, count: int, options: Options) -> list[str]:
     """Names for ``count`` outputs: ``--labels``, else the weights' categories, else the indices.
 

@@ -73,8 +73,9 @@ def batches(items: Iterator[Any], size: int) -> Iterator[list[Any]]:
 def _bounded(transform: Callable[[Any], Any]) -> Callable[[Any], Any]:
     """``transform``, refusing an image so thin that resizing its short side would make it huge.
 
-    The weights' presets resize the short side (to 256, or 520 for segmentation): a 3x2000
-    sliver would become 256x170,000 pixels of floats before any crop, and run out of memory.
+    The weights' presets resize the short side (to 256, or 520 for segmentation): a 4000x3
+    sliver would become 341,000x256 pixels before any crop (and 1.3 million x 520 for a
+    segmenter, which runs out of memory).
     """
     resize = getattr(transform, "resize_size", None)
     side = resize[0] if isinstance(resize, (list, tuple)) and len(resize) == 1 else None

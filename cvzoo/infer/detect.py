@@ -14,7 +14,7 @@ from typing import Any
 
 from cvzoo.catalog import Task
 from cvzoo.errors import first_line
-from cvzoo.infer import Options, Work, class_names, weights_of
+from cvzoo.infer import Options, Work, class_count, class_names, weights_of
 from cvzoo.infer.decoding import Decoded, batches, decoded
 from cvzoo.infer.results import Canvas, Detection, Keypoint, Result, rle
 from cvzoo.registry import BuiltModel
@@ -31,7 +31,7 @@ def run(work: Work) -> Iterator[tuple[Result, Canvas | None]]:
     built, ready, sources, options, on_image = work
     weights = weights_of(built)
     keypoint_names = list(weights.meta.get("keypoint_names") or [])
-    names = class_names(built, _class_count(built, weights), _with_background(options, built, weights))
+    names = class_names(built, class_count(built, weights), _with_background(options, built, weights))
     done = 0
     for batch in batches(decoded(sources, weights.transforms(), keep_picture=True), options.batch_size):
         outputs = _detect(ready, [d for d in batch if d.error is None])
@@ -85,17 +85,10 @@ def _detect(ready: Prepared, good: list[Decoded]) -> dict[int, dict[str, Any] | 
     return outputs
 
 
-def _class_count(built: BuiltModel, weights: Any) -> int:
-    """How many classes the model tells apart (background included): a fine-tuned head's, or the set's."""
-    if built.fit is not None and built.fit.num_classes is not None:
-        return built.fit.num_classes
-    return len(weights.meta["categories"])
-
-
 def _with_background(options: Options, built: BuiltModel, weights: Any) -> Options:
     """``--labels`` naming only the objects (no background class first) get it added at index 0."""
     labels = options.labels
-    if labels is not None and len(labels) == _class_count(built, weights) - 1:
+    if labels is not None and len(labels) == class_count(built, weights) - 1:
         return replace(options, labels=[weights.meta["categories"][0], *labels])
     return options
 

@@ -33,21 +33,29 @@ def run(work: Work) -> Iterator[tuple[Result, Canvas | None]]:
     transform = weights_of(built).transforms()
     task = Task.optical_flow.value
     previous: Frame | None = None
-    pairs = 0
+    paired = False  # whether ``previous`` was the second frame of a pair already
     for done, frame in enumerate(_frames(sources), 1):
         name, _, error = frame
         if error is not None:  # an input that can't be read is an error of its own; no pair spans it
+            if previous is not None and not paired:
+                yield _alone(previous)
             yield Result(name, task, error=error), None
             previous = None
         else:
             if previous is not None:
                 yield _pair(ready, transform, previous, frame, options, least)
-                pairs += 1
+            paired = previous is not None
             previous = frame
         if on_image:
             on_image(done)
-    if pairs == 0 and previous is not None:  # a video of one frame, or one image beside bad ones
-        yield Result(previous[0], task, error="optical flow needs two frames; there is only this one"), None
+    if previous is not None and not paired:  # a video of one frame, or an image between bad ones
+        yield _alone(previous)
+
+
+def _alone(frame: Frame) -> tuple[Result, None]:
+    """A frame with no neighbour to pair with: an error of its own."""
+    error = "optical flow needs two frames in a row; this one has no neighbour"
+    return Result(frame[0], Task.optical_flow.value, error=error), None
 
 
 def _frames(sources: Sequence[ImageSource]) -> Iterator[Frame]:

@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+BACKGROUND = "__background__"  # torchvision's name for class 0 of detection and segmentation sets
+
 
 @dataclass(frozen=True)
 class Prediction:

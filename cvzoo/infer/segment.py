@@ -12,9 +12,9 @@ from typing import Any
 
 from cvzoo.catalog import Task
 from cvzoo.errors import first_line
-from cvzoo.infer import Work, class_names, weights_of
+from cvzoo.infer import Work, class_count, class_names, weights_of
 from cvzoo.infer.decoding import Decoded, decoded
-from cvzoo.infer.results import Canvas, Result, Segment
+from cvzoo.infer.results import BACKGROUND, Canvas, Result, Segment
 from cvzoo.runtime import Prepared
 
 
@@ -28,21 +28,21 @@ def run(work: Work) -> Iterator[tuple[Result, Canvas | None]]:
     import torch
 
     weights = weights_of(built)
-    names: list[str] | None = None
+    names = class_names(built, class_count(built, weights), options)  # --labels checked before any image
+    background = 0 if weights.meta["categories"][0] == BACKGROUND else None
     for done, d in enumerate(decoded(sources, weights.transforms(), options.pictures), 1):
         name = sources[d.index].name
         out, error = _segment(ready, d)
         if out is None:
             yield Result(image=name, task=Task.segmentation.value, error=error), None
         else:
-            names = names or class_names(built, out.shape[0], options)  # a fine-tuned head's count
             classes = out.argmax(0)
             counts = torch.bincount(classes.flatten(), minlength=out.shape[0])
             present = [int(i) for i in torch.argsort(counts, descending=True, stable=True) if counts[i] > 0]
             total = classes.numel()
             segments = [Segment(i, names[i], round(int(counts[i]) / total, 6)) for i in present]
             result = Result(name, Task.segmentation.value, segments=segments, warning=d.warning)
-            yield result, _canvas(d.picture, classes) if options.pictures else None
+            yield result, _canvas(d.picture, classes, background) if options.pictures else None
         if on_image:
             on_image(done)
 
@@ -60,11 +60,11 @@ def _segment(ready: Prepared, d: Decoded) -> tuple[Any, str | None]:
         return None, f"cannot segment: {first_line(exc)}"
 
 
-def _canvas(picture: Any, classes: Any) -> Canvas:
-    """The class map at the picture's own size, for drawing."""
+def _canvas(picture: Any, classes: Any, background: int | None) -> Canvas:
+    """The class map at the picture's own size, for drawing (``background``: the class left unpainted)."""
     import torch
 
     resized = torch.nn.functional.interpolate(
         classes[None, None].float(), size=picture.shape[-2:], mode="nearest"
     )
-    return Canvas(picture, classes=resized[0, 0].long())
+    return Canvas(picture, classes=resized[0, 0].long(), extra={"background": background})

@@ -14,16 +14,13 @@ from pathlib import Path
 from typing import Any
 
 from cvzoo.files import replacing
-from cvzoo.infer.results import Canvas, Result
+from cvzoo.infer.results import BACKGROUND, Canvas, Result
 
 # Which COCO keypoints a skeleton joins (by their index in the 17 named keypoints).
 SKELETON = [
     (0, 1), (0, 2), (1, 3), (2, 4), (5, 6), (5, 7), (7, 9), (6, 8), (8, 10),
     (5, 11), (6, 12), (11, 12), (11, 13), (13, 15), (12, 14), (14, 16),
 ]  # fmt: skip
-
-
-BACKGROUND = "__background__"  # torchvision's name for class 0 of detection and segmentation sets
 
 
 def colour(index: int) -> tuple[int, int, int]:
@@ -146,7 +143,8 @@ def _segments(result: Result, canvas: Canvas) -> Any:
     from torchvision.utils import draw_segmentation_masks
 
     present = result.segments or []
-    painted = [s for s in present if s.label != BACKGROUND]  # the background is left as it is
+    background = (canvas.extra or {}).get("background")  # its index, whatever --labels calls it
+    painted = [s for s in present if s.index != background]  # the background is left as it is
     image = canvas.image
     if painted:
         masks = torch.stack([canvas.classes == s.index for s in painted])
@@ -163,7 +161,7 @@ def _segments(result: Result, canvas: Canvas) -> Any:
     for n, (s, line) in enumerate(zip(present, lines, strict=True)):
         top = 4 + n * step
         swatch = (blended.width + 6, top, blended.width + 6 + font.size, top + font.size)
-        if s.label == BACKGROUND:  # not painted: an empty swatch
+        if s.index == background:  # not painted: an empty swatch
             draw.rectangle(swatch, outline=(120, 120, 120), width=1)
         else:
             draw.rectangle(swatch, fill=colour(s.index))
