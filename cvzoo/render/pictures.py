@@ -132,8 +132,14 @@ def _labels(image: Any, found: Iterable[Any], colours: list[tuple[int, int, int]
         x = max(0.0, min(d.box[0], image.width - wide))  # a box at the right edge: its tab still shows
         y = d.box[1] - tall if d.box[1] >= tall else d.box[1]  # no room above: just inside the box
         draw.rectangle((x, y, x + wide, y + tall), fill=fill)
-        draw.text((x + 3, y + 2), text, fill=(0, 0, 0), font=font)
+        draw.text((x + 3, y + 2), text, fill=_ink(fill), font=font)
     return image
+
+
+def _ink(fill: tuple[int, int, int]) -> tuple[int, int, int]:
+    """Black text on a light fill, white on a dark one (by the fill's luma)."""
+    r, g, b = fill
+    return (0, 0, 0) if 0.299 * r + 0.587 * g + 0.114 * b > 140 else (255, 255, 255)
 
 
 def _segments(result: Result, canvas: Canvas) -> Any:
