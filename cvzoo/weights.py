@@ -131,19 +131,19 @@ def _read_tensors(path: Path) -> Any:
                 return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
         if "Weights only load failed" not in str(exc):  # not a pickle at all
-            raise WeightsUnavailable(f"'{path}' is not a checkpoint: {NOT_A_CHECKPOINT}") from None
+            raise WeightsUnavailable(f"cannot read checkpoint '{path}': {NOT_A_CHECKPOINT}") from None
         raise WeightsUnavailable(
             f"refused to load '{path}': it holds Python objects that only running their code could"
             " rebuild (a whole pickled model?); save a plain state dict with"
             " torch.save(model.state_dict(), path)"
         ) from None
     except Exception as exc:
-        reason = first_line(exc)
+        # torch's parser lost its way in what is not a checkpoint (a KeyError of a byte's value, an
+        # end of file, an invalid seek): say so rather than quote it
         lost = isinstance(exc, (KeyError, EOFError)) or (
             isinstance(exc, OSError) and exc.errno == errno.EINVAL
         )
-        if lost or len(reason) < 12:  # torch's parser lost its way in what is not a checkpoint
-            reason = NOT_A_CHECKPOINT
+        reason = NOT_A_CHECKPOINT if lost else first_line(exc)
         raise WeightsUnavailable(f"cannot read checkpoint '{path}': {reason}") from None
 
 

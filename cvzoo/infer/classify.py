@@ -20,7 +20,7 @@ from cvzoo.infer.results import Canvas, Prediction, Result
 from cvzoo.inputs import format_shape
 from cvzoo.registry import BuiltModel
 from cvzoo.runtime import Prepared
-from cvzoo.usermodel import in_user_code
+from cvzoo.usermodel import USER_MODEL, in_user_code
 
 DEFAULT_TOP_K = 5
 IMAGENET = ([0.485, 0.456, 0.406], [0.229, 0.224, 0.225])  # mean, std
@@ -73,7 +73,9 @@ def _scores(built: BuiltModel, ready: Prepared, x: Any) -> Any:
         raise
     except Exception as exc:
         if built.entry is None:  # the user's code: where in their file
-            raise UserCodeError(in_user_code(Path(built.name.rsplit(":", 1)[0]), exc)) from exc
+            match = USER_MODEL.match(built.name)
+            assert match is not None
+            raise UserCodeError(in_user_code(Path(match["path"]).expanduser(), exc)) from exc
         raise BuildError(
             f"{built.name} failed on a batch of {format_shape(x.shape)}: {first_line(exc)}"
         ) from exc
